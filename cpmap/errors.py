@@ -1,0 +1,24 @@
+"""Errors that cpmap reports to the user as one line (CLI exit code 2 for bad input)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CpmapError(Exception):
+    """Base class of errors cpmap reports without a traceback."""
+
+
+class InputError(CpmapError):
+    """Bad input: names the file, the field and the problem, e.g. ``hw.yaml: memories.rf.size: must be > 0``."""
+
+    def __init__(self, path: str | Path | None, field: str | None, problem: str) -> None:
+        self.path = str(path) if path is not None else None
+        self.field = field
+        self.problem = problem
+        where = ": ".join(x for x in (self.path, field) if x)
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class InfeasibleError(CpmapError):
+    """A layer cannot be mapped onto the accelerator (no mapping fits the memories)."""
