@@ -78,13 +78,30 @@ class MemoryLevel:
         return self.instance.size
 
     @cached_property
-    def port_of(self) -> dict[tuple[str, str], Port]:
-        """(memory operand, direction) -> port; a later port replaces an earlier one, as in ZigZag."""
-        out: dict[tuple[str, str], Port] = {}
+    def allocation(self) -> dict[str, dict[str, Port]]:
+        """Memory operand -> {direction -> port}, operands in declared order, directions in first-seen order.
+
+        When one (operand, direction) is listed on two ports the later port wins (ZigZag keeps one port per
+        direction); the orders fix the order of port activities, which on-loading records depend on.
+        """
+        out: dict[str, dict[str, Port]] = {op: {} for op in self.operands}
         for p in self.ports:
-            for alloc in p.allocation:
-                out[alloc] = p
+            for op, direction in p.allocation:
+                out[op][direction] = p
         return out
+
+    def port_of(self, memory_operand: str, direction: str) -> Port | None:
+        return self.allocation.get(memory_operand, {}).get(direction)
+
+    @cached_property
+    def port_duties(self) -> tuple[tuple[Port, tuple[tuple[str, str], ...]], ...]:
+        """Per port (declared order, unused ports dropped): the (memory operand, direction) pairs it serves."""
+        out = []
+        for p in self.ports:
+            duties = tuple((op, d) for op, dirs in self.allocation.items() for d, q in dirs.items() if q is p)
+            if duties:
+                out.append((p, duties))
+        return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,19 @@ class Mapping:
     spatial: SpatialMapping
     temporal: TemporalMapping
     operand_links: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LINKS), hash=False)
+
+
+@dataclass(frozen=True)
+class MappingConstraints:
+    """What a ZigZag mapping-YAML entry says about one layer.
+
+    ``spatial`` may be partial (some array dims left to the generator) or ``None``; ``hint`` lists, per array
+    dim, the layer dims the generator may unroll there; ``temporal_ordering`` is ZigZag's user ordering,
+    innermost first, with sizes or ``'*'``.
+    """
+
+    name: str = "default"
+    spatial: SpatialMapping | None = None
+    hint: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    operand_links: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_LINKS), hash=False)
+    temporal_ordering: tuple[tuple[str, int | str], ...] = ()
