@@ -162,11 +162,18 @@ class Layer:
         return rel.footprint(self.loop_sizes.get(rel.first, 1), self.loop_sizes.get(rel.second, 1)) - (lo + hi)
 
     def operand_size(self, operand: str) -> int:
-        """Number of elements of an operand tensor."""
+        """Number of elements of an operand tensor (the elements the loops touch, as ZigZag counts them).
+
+        A derived dim counts ``min(derived_size, footprint of the full loops)``: with a given ``pr_sizes`` the
+        loops may not reach the last input rows (e.g. a 1x1 stride-2 conv touches 28 of 56 IX), and ZigZag's
+        ``operand_size_elem`` counts only the touched ones.
+        """
         size = 1
         for i in self.operand_indices[operand]:
             if i in self.relation_of:
-                size *= self.derived_size(i)
+                rel = self.relation_of[i]
+                full = rel.footprint(self.loop_sizes.get(rel.first, 1), self.loop_sizes.get(rel.second, 1))
+                size *= min(self.derived_size(i), full)
             else:
                 size *= self.loop_sizes.get(i, 1)
         return size
