@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..hardware import Accelerator, MemoryLevel
 from ..mapping import Mapping, SpatialMapping, TemporalMapping
 from ..workload import Layer
+from ..zigzag_order import set_order
 from .spatial import OperandSpatial, attach_spatial, convert_spatial
 
 DIRECTIONS = ("rd_down", "wr_up", "rd_up", "wr_down")
@@ -119,7 +120,8 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
         chain = accelerator.chain(mop)
         if not chain:
             raise InputError(None, f"memory_operand_links.{op}", f"no memory of {accelerator.name} stores {mop} (linked to {op})")
-        served = [m.served_dimensions for m in chain]
+        # ZigZag iterates served dims as a set: the order only changes float rounding, kept for parity
+        served = [tuple(set_order(m.served_dimensions, "OADimension")) for m in chain]
         rel = layer.relevance[op]
         ports = []
         for mem in chain:
