@@ -282,7 +282,13 @@ class _Movement:
     dirs: list[list[tuple[int, int, int, int]]]
 
 
-def _footprint(o: OperandContext, layer: Layer, t_ext: dict[str, int], s_ext: dict[str, float]) -> int:
+def tile_elements(o: OperandContext, layer: Layer, t_ext: dict[str, float], s_ext: dict[str, float]) -> float:
+    """Elements of operand ``o`` touched by loops with per-dim extents ``t_ext`` x ``s_ext`` (one instance).
+
+    Relevant dims multiply; a derived dim (IX) counts the distinct indices of its relation with the two
+    extents truncated to integers, clipped at the full size (spec 1.3). Not rounded: the allocator compares
+    it unrounded, the data-movement model rounds it.
+    """
     val = 1
     for d in layer.loop_dims:
         if d in o.r:
@@ -293,12 +299,12 @@ def _footprint(o: OperandContext, layer: Layer, t_ext: dict[str, int], s_ext: di
         a = int(t_ext.get(rel.first, 1) * s_ext.get(rel.first, 1))
         b = int(t_ext.get(rel.second, 1) * s_ext.get(rel.second, 1))
         val = val * min(layer.derived_size(rel.derived), rel.footprint(a, b))
-    return round(val)
+    return val
 
 
 def _movement(o: OperandContext, layer: Layer, t: _Temporal, sp: OperandSpatial, total: int) -> _Movement:
     n_lv = len(o.chain)
-    data = [1] + [_footprint(o, layer, t.ext[m], sp.cum_extent[m]) for m in range(n_lv)]
+    data = [1] + [round(tile_elements(o, layer, t.ext[m], sp.cum_extent[m])) for m in range(n_lv)]
     if o.is_output:
         # psum[m] for m = 0..M: O-ir loop (size > 1) in stationary levels >= m or spatial lists su[m+1..]
         spatial_ir = [any(f > 1 and d in o.ir for d, f in sp.su[a]) for a in range(n_lv + 1)]
