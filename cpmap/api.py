@@ -1,0 +1,156 @@
+"""Python API: load inputs, evaluate given mappings (and, via the engines, solve).
+
+Data flows one way: files -> model objects (``Layer``, ``Accelerator``, ``MappingConstraints``) ->
+engine -> ``Mapping`` -> cost model -> ``LayerResult``/``RunResult`` -> report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cost.model import evaluate, prepare
+from .engines.allocator import AllocationError, allocate
+from .errors import InputError
+from .hardware import Accelerator
+from .io.hardware_yaml import load_accelerator
+from .io.mapping_yaml import DEFAULT_MAPPING_FILE, MappingFile, load_mapping_yaml
+from .io.workloads import load_workload
+from .mapping import Mapping, MappingConstraints, SpatialMapping
+from .result import LayerResult, RunResult, mapping_from_json, read_result_json
+from .spatial_generation import limit_by_capacity
+from .workload import Layer
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A workload, an accelerator and the mapping constraints of a ZigZag mapping file."""
+
+    layers: tuple[Layer, ...]
+    accelerator: Accelerator
+    mapping_file: MappingFile
+    workload_name: str
+    notes: tuple[str, ...] = ()
+
+    def constraints(self, layer: Layer) -> MappingConstraints:
+        return self.mapping_file.for_layer(layer)
+
+
+def load_problem(workload: str | Path, accelerator: str | Path, mapping: str | Path | None = None) -> Problem:
+    """Parse the three input files (any of them bad -> :class:`InputError`)."""
+    acc = load_accelerator(accelerator)
+    layers, notes = load_workload(workload)
+    mf = load_mapping_yaml(mapping) if mapping is not None else DEFAULT_MAPPING_FILE
+    problem = Problem(tuple(layers), acc, mf, Path(workload).name, tuple(notes))
+    for layer in layers:
+        _check_links(problem, layer, str(mapping) if mapping is not None else None)
+    return problem
+
+
+def _check_links(problem: Problem, layer: Layer, path: str | None) -> None:
+    c = problem.constraints(layer)
+    for op in layer.operands:
+        mop = c.operand_links.get(op)
+        if mop is None:
+            raise InputError(path, f"{c.name}.memory_operand_links", f"no link for operand {op} of layer {layer.name}")
+        if not problem.accelerator.chain(mop):
+            raise InputError(
+                path,
+                f"{c.name}.memory_operand_links.{op}",
+                f"memory operand {mop} is stored in no memory of accelerator {problem.accelerator.name}",
+            )
+
+
+def fixed_spatial(problem: Problem, layer: Layer, constraints: MappingConstraints) -> SpatialMapping | None:
+    """The user's spatial mapping when it defines every array dim (after ZigZag's capacity limiting)."""
+    sm = constraints.spatial
+    if sm is None:
+        return None
+    defined = {ad for ad, _ in sm.unrollings}
+    if not set(problem.accelerator.array.dimensions) <= defined:
+        return None
+    return limit_by_capacity(layer, problem.accelerator, sm, constraints.operand_links)
+
+
+def mapping_from_yaml(problem: Problem, layer: Layer) -> Mapping:
+    """A complete mapping from the mapping YAML: full spatial mapping + full temporal ordering, split by
+    LOMA's allocator (ZigZag fixes the split the same way)."""
+    c = problem.constraints(layer)
+    path = problem.mapping_file.path
+    spatial = fixed_spatial(problem, layer, c)
+    if spatial is None:
+        raise InputError(path, f"{c.name}.spatial_mapping", f"layer {layer.name}: not every array dim is given; use 'cpmap solve'")
+    ctx = prepare(layer, problem.accelerator, spatial, c.operand_links)
+    order = tuple((d, s) for d, s in c.temporal_ordering if isinstance(s, int))
+    prod: dict[str, int] = {}
+    for d, s in order:
+        prod[d] = prod.get(d, 1) * s
+    if len(order) != len(c.temporal_ordering) or {d: s for d, s in prod.items() if s > 1} != ctx.temporal_sizes:
+        raise InputError(
+            path,
+            f"{c.name}.temporal_ordering",
+            f"layer {layer.name}: not a complete ordering of the temporal loops {ctx.temporal_sizes}; use 'cpmap solve'",
+        )
+    order = tuple((d, s) for d, s in order if s > 1)
+    try:
+        tm = allocate(ctx, order)
+    except AllocationError as exc:
+        raise InputError(path, f"{c.name}.temporal_ordering", f"layer {layer.name}: {exc}") from None
+    return Mapping(spatial, tm, dict(c.operand_links))
+
+
+def evaluate_problem(problem: Problem, mapping_json: str | Path | None = None, layer_names: list[str] | None = None) -> RunResult:
+    """Cost given mappings: from a result JSON (by layer name) or from the mapping YAML's full orderings."""
+    selected = _select(problem, layer_names)
+    results: list[LayerResult] = []
+    if mapping_json is not None:
+        data = read_result_json(mapping_json)
+        entries = data.get("layers") if "layers" in data else [dict(data, name=None)]
+        if not isinstance(entries, list):
+            raise InputError(mapping_json, "layers", "expected a list")
+        by_name = {}
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict) or "mapping" not in e:
+                continue
+            by_name[e.get("name")] = (i, e)
+        for layer in selected:
+            key = layer.name if layer.name in by_name else (None if None in by_name and len(selected) == 1 else layer.name)
+            if key not in by_name:
+                continue
+            i, e = by_name[key]
+            c = problem.constraints(layer)
+            m = mapping_from_json(e["mapping"], problem.accelerator, c.operand_links, layer.operands, mapping_json, f"layers[{i}].mapping")
+            results.append(_evaluate_one(layer, problem, m, mapping_json, f"layers[{i}].mapping"))
+        if not results:
+            raise InputError(mapping_json, "layers", "no mapping for any selected layer of the workload")
+    else:
+        for layer in selected:
+            results.append(_evaluate_one(layer, problem, mapping_from_yaml(problem, layer), problem.mapping_file.path, "temporal_ordering"))
+    return RunResult(problem.accelerator.name, problem.workload_name, "energy", "evaluate", results)
+
+
+def _evaluate_one(layer: Layer, problem: Problem, mapping: Mapping, path: str | Path, where: str) -> LayerResult:
+    t0 = time.perf_counter()
+    try:
+        cost = evaluate(layer, problem.accelerator, mapping)
+    except ValueError as exc:
+        raise InputError(path, where, f"layer {layer.name}: {exc}") from None
+    return LayerResult(
+        name=layer.name,
+        loop_sizes=dict(layer.loop_sizes),
+        status="evaluated",
+        mapping=mapping,
+        cost=cost,
+        solve_seconds=time.perf_counter() - t0,
+    )
+
+
+def _select(problem: Problem, names: list[str] | None) -> list[Layer]:
+    if not names:
+        return list(problem.layers)
+    known = {layer.name: layer for layer in problem.layers}
+    for n in names:
+        if n not in known:
+            raise InputError(None, "--layers", f"unknown layer {n!r}")
+    return [known[n] for n in names]
