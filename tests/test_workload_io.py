@@ -318,3 +318,73 @@ def test_error_not_onnx(tmp_path: Path, content: bytes) -> None:
 def test_error_unknown_extension(tmp_path: Path) -> None:
     err = _error(load_workload, _write(tmp_path, "x", name="wl.txt"))
     assert "unknown workload format" in err.problem
+
+
+# ----- synthetic graph: the paths the bundled models do not exercise -------------------------------------------
+def _synthetic_model() -> Any:
+    """Non-square strided/dilated grouped conv with custom precisions, depthwise conv, an unnamed node,
+    MatMul with 3-D and 4-D (two variable inputs) operands, Gemm with transA, and skipped nodes."""
+    from onnx import TensorProto, helper
+
+    f = TensorProto.FLOAT
+    vi = helper.make_tensor_value_info
+    inputs = [
+        vi("x", f, [1, 8, 20, 30]),
+        vi("w1", f, [6, 4, 3, 5]),
+        vi("w2", f, [6, 1, 3, 3]),
+        vi("m", f, [2, 10, 16]),
+        vi("wm", f, [16, 12]),
+        vi("a", f, [1, 4, 10, 16]),
+        vi("b", f, [1, 4, 16, 10]),
+        vi("g", f, [16, 10]),
+        vi("wg", f, [7, 16]),
+    ]
+    nodes = [
+        helper.make_node(
+            "Conv", ["x", "w1"], ["c1"], name="conv_ns", kernel_shape=[3, 5], strides=[2, 1], dilations=[1, 2],
+            pads=[1, 2, 0, 1], group=2, act_size=4, weight_size=2,
+        ),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=6, output_size=24),
+        helper.make_node("Relu", ["m"], ["mr"], name="relu_m"),
+        helper.make_node("MatMul", ["mr", "wm"], ["mm3"], name="matmul3d"),
+        helper.make_node("Relu", ["a"], ["ar"], name="relu_a"),
+        helper.make_node("Relu", ["b"], ["br"], name="relu_b"),
+        helper.make_node("MatMul", ["ar", "br"], ["mm4"], name="matmul4d"),
+        helper.make_node("Gemm", ["g", "wg"], ["gm"], name="gemm_ta", transA=1, transB=1),
+    ]
+    outputs = [vi(n, f, None) for n in ("c2", "mm3", "mm4", "gm")]
+    graph = helper.make_graph(nodes, "synthetic", inputs, outputs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_onnx_import_synthetic_matches_zigzag(tmp_path: Path) -> None:
+    import onnx
+
+    _zigzag_dir()
+    raw = tmp_path / "raw.onnx"
+    onnx.save(_synthetic_model(), str(raw))
+    inferred = tmp_path / "inferred.onnx"  # ZigZag runs no shape inference: give it the inferred model
+    onnx.save(onnx.shape_inference.infer_shapes(_synthetic_model()), str(inferred))
+    zz = _zigzag_layers(str(inferred))
+    layers, notes = load_onnx(raw)  # cpmap infers the shapes itself
+    assert notes == ["skipped Relu node relu", "skipped Relu node relu_m", "skipped Relu node relu_a",
+                     "skipped Relu node relu_b"]
+    assert [l.layer_id for l in layers] == sorted(zz) == [0, 2, 4, 7, 8]
+    for layer in layers:
+        assert _cpmap_view(layer) == _zigzag_view(zz[layer.layer_id]), layer.name
+    by_name = {l.name: l for l in layers}
+    ns = by_name["conv_ns"]
+    # ZigZag pairs attribute index 0 (height) with the x dims and takes OX/IX from the width axis.
+    assert ns.loop_sizes == {"B": 1, "K": 3, "G": 2, "OX": 25, "OY": 10, "C": 4, "FX": 3, "FY": 5}
+    assert ns.relations == (Relation("IX", "OX", "FX", 2, 1), Relation("IY", "OY", "FY", 1, 2))
+    assert ns.padding == {"IX": (1, 0), "IY": (2, 1)} and ns.pr_sizes == {"IX": 30, "IY": 20}
+    assert ns.precision == {"W": 2, "I": 4, "O_final": 4, "O": 8}
+    dw = by_name["Op2"]
+    assert dw.loop_sizes["G"] == 6 and dw.loop_sizes["K"] == dw.loop_sizes["C"] == 1
+    assert dw.precision == {"W": 8, "I": 8, "O_final": 8, "O": 24} and dw.operand_source == {"W": 2, "I": 1}
+    assert by_name["matmul3d"].equation == "O[b][d][k]+=I[b][d][c]*W[c][k]"
+    assert list(by_name["matmul3d"].loop_sizes.items()) == [("C", 16), ("D", 10), ("K", 12), ("B", 2)]
+    mm4 = by_name["matmul4d"]
+    assert mm4.equation == "O[b][h][d][k]+=I[b][h][d][c]*W[b][h][c][k]" and mm4.operand_source == {"W": 6, "I": 5}
+    assert list(by_name["gemm_ta"].loop_sizes.items()) == [("C", 16), ("D", 10), ("K", 7)]
