@@ -54,7 +54,7 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
         scores: list[list[float]] = []
         for o in members:
             s0 = start[o.name]
-            prec = _allocator_precision(ctx, o, s0, level[o.name], order)
+            prec = allocator_precision(ctx, o, s0, level[o.name], order)
             cand: list[float] = []
             ext = held[o.name]
             full = tile_elements(o, layer, _add(ext, order[s0:]), {}) * prec if fdb else 0
@@ -108,7 +108,7 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
     return TemporalMapping(tuple(order), {o: tuple(c) for o, c in cuts.items()})
 
 
-def _allocator_precision(ctx: LayerContext, o: OperandContext, s0: int, lv: int, order) -> int:
+def allocator_precision(ctx: LayerContext, o: OperandContext, s0: int, lv: int, order) -> int:
     """Inputs: own precision. Output: partial while an O-irrelevant dim is left above (temporal or spatial)."""
     if not o.is_output:
         return o.precision
