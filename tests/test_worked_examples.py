@@ -139,3 +139,27 @@ def test_port_union_example_section_6_4():
     # (P, allowed, n, SS, MUW): A (4, 1, 12) and B (12, 3, 4) -> 5 marked slots x 4 periods
     acts = [(4, 1, 12, 11, 11), (12, 3, 4, -6, 9)]
     assert _window_union(acts) == 20
+
+
+def test_port_union_matches_slot_marking_on_nested_periods():
+    """The nested-period count equals marking every slot (the definition), on random nested periods."""
+    import random
+
+    from cpmap.cost.model import _window_union
+
+    rng = random.Random(1)
+    checked = 0
+    for _ in range(2000):
+        prefix = [1]
+        for b in (rng.choice([2, 3, 4, 5, 7]) for _ in range(rng.randint(1, 5))):
+            prefix.append(prefix[-1] * b)
+        acts = []
+        for _ in range(rng.randint(2, 5)):
+            p = rng.choice(prefix[1:])
+            acts.append((p, rng.randint(0, p - 1), rng.randint(1, 9), 0, 0))
+        p_max = max(a[0] for a in acts)
+        n_max = next(a[2] for a in acts if a[0] == p_max)
+        slots = sum(1 for t in range(p_max) if any(t % p < a for p, a, *_ in acts))
+        assert _window_union(acts) == slots * n_max
+        checked += 1
+    assert checked == 2000

@@ -47,6 +47,11 @@ class OperandContext:
     # per level m, per direction index: (bw_min, bw_max) or None
     ports: tuple[tuple[tuple[int, int] | None, ...], ...]
     costs: tuple[tuple[float, float], ...]  # per level: (r_cost, w_cost)
+    r_dims: tuple[str, ...] = ()  # relevant loop dims in layer order
+    pr_dims: tuple[tuple, ...] = ()  # (first dim, second dim, full derived size, relation) per derived dim
+    #: output only, per spatial variant: an O-ir spatial factor > 1 in su[a] for a = 0..M
+    spatial_ir_frac: tuple[bool, ...] = ()
+    spatial_ir_int: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +71,9 @@ class LayerContext:
     systolic_drain: int
     spatial_frac: dict[str, list]
     spatial_int: dict[str, list]
+    #: per physical port (memories in declaration order, ports in order): (port, shared by I1 and I2,
+    #: the (operand index, level, direction index) duties of the layer's operands, in ZigZag's order)
+    port_plan: tuple = ()
 
     def operand(self, name: str) -> OperandContext:
         for o in self.operands:
@@ -131,6 +139,9 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
                 row.append((p.bw_min, p.bw_max) if p is not None else None)
             ports.append(tuple(row))
         is_out = op == layer.operands[0]
+        sp_frac = attach_spatial(layer, op, served, frac)
+        sp_int = attach_spatial(layer, op, served, integer)
+        ir = frozenset(d for d, c in rel.items() if c == "ir")
         operands.append(
             OperandContext(
                 name=op,
@@ -142,10 +153,14 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
                 pr=layer.pr_relations(op),
                 precision=layer.precision["O"] if is_out else layer.precision[op],
                 final_precision=layer.precision["O_final"] if is_out else layer.precision[op],
-                spatial_frac=attach_spatial(layer, op, served, frac),
-                spatial_int=attach_spatial(layer, op, served, integer),
+                spatial_frac=sp_frac,
+                spatial_int=sp_int,
                 ports=tuple(ports),
                 costs=tuple((m.instance.r_cost, m.instance.w_cost) for m in chain),
+                r_dims=tuple(d for d in layer.loop_dims if rel.get(d) == "r"),
+                pr_dims=tuple((r.first, r.second, layer.derived_size(r.derived), r) for r in layer.pr_relations(op)),
+                spatial_ir_frac=tuple(any(f > 1 and d in ir for d, f in lv) for lv in sp_frac.su),
+                spatial_ir_int=tuple(any(f > 1 and d in ir for d, f in lv) for lv in sp_int.su),
             )
         )
     n_units = [o.spatial_frac.instances[0] for o in operands]
@@ -170,6 +185,18 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
         dims = [f for ld, f in spatial.factors_on(ad) if ld in layer.loop_sizes]
         if dims:
             drain += max(math.ceil(math.prod(dims)) - 1, 0)
+    index_of = {o.memory_operand: i for i, o in enumerate(operands)}
+    plan = []
+    for mem in accelerator.memories:
+        for port, duties in mem.port_duties:
+            # "shared by the two input operands" looks at every operand the port serves, linked or not
+            shared = {"I1", "I2"} <= {mop for mop, _ in duties}
+            members = tuple(
+                (index_of[mop], operands[index_of[mop]].chain.index(mem), TAG_INDEX[tag])
+                for mop, tag in duties
+                if mop in index_of
+            )
+            plan.append((port, shared, members))
     return LayerContext(
         layer=layer,
         accelerator=accelerator,
@@ -184,6 +211,7 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
         systolic_drain=drain,
         spatial_frac=frac,
         spatial_int=integer,
+        port_plan=tuple(plan),
     )
 
 
@@ -290,15 +318,14 @@ def tile_elements(o: OperandContext, layer: Layer, t_ext: dict[str, float], s_ex
     it unrounded, the data-movement model rounds it.
     """
     val = 1
-    for d in layer.loop_dims:
-        if d in o.r:
-            e = t_ext.get(d, 1)
-            s = s_ext.get(d)
-            val = val * (e * s if s is not None else e)
-    for rel in o.pr:
-        a = int(t_ext.get(rel.first, 1) * s_ext.get(rel.first, 1))
-        b = int(t_ext.get(rel.second, 1) * s_ext.get(rel.second, 1))
-        val = val * min(layer.derived_size(rel.derived), rel.footprint(a, b))
+    for d in o.r_dims:
+        e = t_ext.get(d, 1)
+        sp = s_ext.get(d)
+        val = val * (e * sp if sp is not None else e)
+    for first, second, full, rel in o.pr_dims:
+        a = int(t_ext.get(first, 1) * s_ext.get(first, 1))
+        b = int(t_ext.get(second, 1) * s_ext.get(second, 1))
+        val = val * min(full, rel.footprint(a, b))
     return val
 
 
@@ -307,7 +334,7 @@ def _movement(o: OperandContext, layer: Layer, t: _Temporal, sp: OperandSpatial,
     data = [1] + [round(tile_elements(o, layer, t.ext[m], sp.cum_extent[m])) for m in range(n_lv)]
     if o.is_output:
         # psum[m] for m = 0..M: O-ir loop (size > 1) in stationary levels >= m or spatial lists su[m+1..]
-        spatial_ir = [any(f > 1 and d in o.ir for d, f in sp.su[a]) for a in range(n_lv + 1)]
+        spatial_ir = o.spatial_ir_frac if sp is o.spatial_frac else o.spatial_ir_int
         psum = []
         for m in range(n_lv + 1):
             flag = t.ir_from[m] or any(spatial_ir[m + 1 :])
@@ -454,51 +481,39 @@ def _double_buffer_flags(ctx: LayerContext, temporal: list[_Temporal], mv_frac: 
 
 def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Movement], mv_int: list[_Movement], total: int):
     db = _double_buffer_flags(ctx, temporal, mv_frac)
-    ops = {o.memory_operand: (i, o) for i, o in enumerate(ctx.operands)}
-    # real and allowed cycles per (operand index, level, direction)
+    flags = [db[o.name] for o in ctx.operands]
     real: dict[tuple[int, int, int], int] = {}
     allowed: dict[tuple[int, int, int], int] = {}
-    for i, (o, t, mv) in enumerate(zip(ctx.operands, temporal, mv_int)):
-        flags = db[o.name]
-        for m in range(len(o.chain)):
-            for d in range(4):
-                period, n, amount, prec = mv.dirs[m][d]
-                low = m + 1 if d in (RD_UP, WR_DOWN) else m  # index a of the DTL's lower memory
-                window = period if flags[low] else int(period / t.topir[low])
-                allowed[i, m, d] = math.ceil(window * _CPO)
-                bw = o.ports[m][d]
-                real[i, m, d] = math.ceil(amount * prec / bw[1]) if bw is not None else 0
+
+    def real_allowed(i: int, m: int, d: int) -> tuple[int, int]:
+        """Real cycles (full-width port) and allowed window of one DTL end (6.3)."""
+        key = (i, m, d)
+        if key not in real:
+            period, n, amount, prec = mv_int[i].dirs[m][d]
+            low = m + 1 if d >= RD_UP else m  # index a of the DTL's lower memory (rd_up, wr_down: this one)
+            window = period if flags[i][low] else int(period / temporal[i].topir[low])
+            allowed[key] = math.ceil(window * _CPO)
+            bw = ctx.operands[i].ports[m][d]
+            real[key] = math.ceil(amount * prec / bw[1]) if bw is not None else 0
+        return real[key], allowed[key]
+
     # ---- stall / slack per port (6.4) ----
     ss_ports = [0]
-    duties_cache = []
-    shared_ports: dict[int, bool] = {}
-    for mem in ctx.accelerator.memories:
-        for port, duties in mem.port_duties:
-            # "shared by the two input operands" looks at every operand the port serves, linked or not
-            shared_ports[id(port)] = {"I1", "I2"} <= {mop for mop, _ in duties}
-            acts = []
-            members = []
-            for mop, tag in duties:
-                if mop not in ops:
-                    continue
-                i, o = ops[mop]
-                m = o.chain.index(mem)
-                d = TAG_INDEX[tag]
-                period, n, amount, prec = mv_int[i].dirs[m][d]
-                members.append((i, m, d, n))
-                if n == 0:
-                    continue
-                p = math.ceil(period * _CPO)
-                a = allowed[i, m, d]
-                acts.append((p, a, n, (real[i, m, d] - a) * (n - 1), a * (n - 1)))
-            duties_cache.append((port, members))
-            if len(acts) == 1:
-                ss_ports.append(acts[0][3])
-            elif acts:
-                pos = sum(x[3] for x in acts if x[3] > 0)
-                neg = sum(x[3] for x in acts if x[3] <= 0)
-                muw = sum(x[4] for x in acts)
-                ss_ports.append(pos + max(0, neg + muw - _window_union(acts)))
+    for port, shared, members in ctx.port_plan:
+        acts = []
+        for i, m, d in members:
+            period, n, amount, prec = mv_int[i].dirs[m][d]
+            if n == 0:
+                continue
+            r, a = real_allowed(i, m, d)
+            acts.append((math.ceil(period * _CPO), a, n, (r - a) * (n - 1), a * (n - 1)))
+        if len(acts) == 1:
+            ss_ports.append(acts[0][3])
+        elif acts:
+            pos = sum(x[3] for x in acts if x[3] > 0)
+            neg = sum(x[3] for x in acts if x[3] <= 0)
+            muw = sum(x[4] for x in acts)
+            ss_ports.append(pos + max(0, neg + muw - _window_union(acts)))
     ss_total = max(ss_ports)
 
     # ---- on/off-loading records (6.5) ----
@@ -506,14 +521,15 @@ def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Moveme
     rec: dict[tuple[int, int, int], tuple[float, bool]] = {}
     out_mop = ctx.operands[0].memory_operand
     t_comp = math.ceil(total * _CPO) + ss_total
-    for port, members in duties_cache:
-        is_shared = shared_ports[id(port)]
+    for port, is_shared, members in ctx.port_plan:
         g1, g2 = [], []
-        for i, m, d, n in members:
+        for i, m, d in members:
             if ctx.operands[i].memory_operand == out_mop and d in (RD_DOWN, WR_DOWN):
                 continue
+            n = mv_int[i].dirs[m][d][1]
             if n == 0:
                 continue
+            real_allowed(i, m, d)
             (g1 if n == 1 else g2).append((i, m, d))
         if g1:
             b_avg = sum(math.ceil(_bw_avg(ctx.operands[i], temporal[i], mv_int[i], m, d) / _CPO) for i, m, d in g2)
@@ -573,19 +589,36 @@ def _bw_avg(o: OperandContext, t: _Temporal, mv: _Movement, m: int, d: int) -> i
 
 
 def _window_union(acts: list[tuple[int, int, int, int, int]]) -> int:
-    """Length of the union of the periodic updating windows of the activities sharing a port (6.4)."""
+    """Length of the union of the periodic updating windows of the activities sharing a port (6.4).
+
+    Activity ``i`` occupies slots ``t`` with ``t mod P_i < A_i``; the union is counted over one period of the
+    longest activity and scaled by its period count. The periods are prefix products of one loop list, so
+    they nest; the count uses that nesting instead of marking every slot (periods reach millions).
+    """
     for p, a, n, _, _ in acts:
         if p == a:
             return p * n
     p_max, n_max = 0, 0
+    windows: dict[int, int] = {}
     for p, a, n, _, _ in acts:
         if p > p_max:
             p_max, n_max = p, n
-    marked = 0
-    for slot in range(p_max):
-        if any(slot % p < a for p, a, _, _, _ in acts):
-            marked += 1
-    return marked * n_max
+        windows[p] = max(windows.get(p, 0), min(a, p))
+    periods = sorted(windows)
+    if any(p_max % p for p in periods):  # not nested: count slot by slot
+        return sum(1 for t in range(p_max) if any(t % p < a for p, a, _, _, _ in acts)) * n_max
+
+    def covered(j: int, x: int) -> int:
+        """Slots in [0, x) covered by the activities of the j+1 shortest periods."""
+        if j < 0 or x <= 0:
+            return 0
+        p, w = periods[j], windows[periods[j]]
+        q, r = divmod(x, p)
+        per_period = w + covered(j - 1, p) - covered(j - 1, w)
+        head = min(r, w)
+        return q * per_period + head + covered(j - 1, r) - covered(j - 1, head)
+
+    return covered(len(periods) - 1, p_max) * n_max
 
 
 def reduce_ordered(costs: list[float], minima: list[float], surplus: float) -> tuple[list[float], bool]:
