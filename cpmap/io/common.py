@@ -22,9 +22,9 @@ def read_yaml(path: str | Path) -> Any:
             return yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else None
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(p, where, f"malformed YAML: {problem}") from None
+        raise InputError(p, None, f"malformed YAML{where}: {problem}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(p, None, f"cannot read file: {exc}") from None
 

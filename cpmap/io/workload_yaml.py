@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ..errors import InputError
+from .common import read_yaml
 from ..workload import Layer, Relation, parse_equation, parse_relation
 
 _REQUIRED = ("id", "operator_type", "equation", "loop_dims", "loop_sizes", "operand_precision")
@@ -28,7 +28,7 @@ def load_workload_yaml(path: str | Path) -> list[Layer]:
     The layer name is ``name`` when given, else the ``id`` as a string. Raises :class:`InputError` for a
     missing file, a YAML syntax error or any invalid field.
     """
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if not isinstance(data, list):
         raise InputError(path, None, f"expected a list of layers, got {_type_name(data)}")
     if not data:
@@ -39,22 +39,6 @@ def load_workload_yaml(path: str | Path) -> list[Layer]:
 
 
 # ----- file reading ------------------------------------------------------------------------------------------
-def _read_yaml(path: str | Path) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, None, "file not found")
-    try:
-        with p.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(p, None, f"malformed YAML{where}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(p, None, f"cannot read file: {exc}") from None
-
-
 # ----- typed field access ------------------------------------------------------------------------------------
 def _type_name(value: Any) -> str:
     if value is None:
