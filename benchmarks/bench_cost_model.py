@@ -25,6 +25,7 @@ from cpmap.api import load_problem  # noqa: E402
 from cpmap.mapping import SpatialMapping  # noqa: E402
 from cpmap.cost.model import evaluate_temporal, prepare  # noqa: E402
 from cpmap.engines.allocator import AllocationError, allocate  # noqa: E402
+from cpmap.engines.loma import prime_factors  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "zigzag391"
 ACCELERATORS = {
@@ -34,16 +35,6 @@ ACCELERATORS = {
     "ascend_like": ("ascend_like.yaml", "ascend_like.yaml"),
     "tesla_npu_like": ("tesla_npu_like.yaml", "tesla_npu_like.yaml"),
 }
-
-
-def _primes(n: int) -> list[int]:
-    out, d = [], 2
-    while n > 1:
-        while n % d == 0:
-            out.append(d)
-            n //= d
-        d += 1
-    return out
 
 
 def main() -> None:
@@ -67,7 +58,7 @@ def main() -> None:
             c = problem.constraints(layer)
             sm = SpatialMapping.from_dict(spatial[layer.name])
             ctx = prepare(layer, problem.accelerator, sm, c.operand_links)
-            lpfs = [(d, p) for d, s in ctx.temporal_sizes.items() for p in _primes(s)]
+            lpfs = [(d, p) for d, s in ctx.temporal_sizes.items() for p in prime_factors(s)]
             rng.shuffle(lpfs)
             try:
                 tm = allocate(ctx, tuple(lpfs))

@@ -25,6 +25,7 @@ from cpmap.api import load_problem  # noqa: E402
 from cpmap.cost.model import evaluate_temporal, prepare  # noqa: E402
 from cpmap.engines.allocator import AllocationError, allocate  # noqa: E402
 from cpmap.engines.capacity import capacity_violations  # noqa: E402
+from cpmap.engines.loma import prime_factors  # noqa: E402
 from cpmap.mapping import SpatialMapping, TemporalMapping  # noqa: E402
 from cpmap.spatial_generation import limit_by_capacity  # noqa: E402
 
@@ -56,16 +57,6 @@ def _problem(acc: int):
     return _cache[key]
 
 
-def _primes(n: int) -> list[int]:
-    out, d = [], 2
-    while n > 1:
-        while n % d == 0:
-            out.append(d)
-            n //= d
-        d += 1
-    return out
-
-
 @st.composite
 def mappings(draw):
     acc = draw(st.integers(0, len(ACCELERATORS) - 1))
@@ -86,7 +77,7 @@ def mappings(draw):
             spatial[ad] = {ld: f}
     sm = limit_by_capacity(layer, problem.accelerator, SpatialMapping.from_dict(spatial), links)
     ctx = prepare(layer, problem.accelerator, sm, links)
-    lpfs = [(d, p) for d, s in ctx.temporal_sizes.items() for p in _primes(s)]
+    lpfs = [(d, p) for d, s in ctx.temporal_sizes.items() for p in prime_factors(s)]
     order = tuple(draw(st.permutations(lpfs)))
     try:
         tm = allocate(ctx, order)
