@@ -35,12 +35,6 @@ class Port:
     bw_max: int
     allocation: tuple[tuple[str, str], ...]
 
-    @property
-    def shared_by_inputs(self) -> bool:
-        """True when the port serves both input memory operands (drives the on-loading combination)."""
-        ops = {op for op, _ in self.allocation}
-        return "I1" in ops and "I2" in ops
-
 
 @dataclass(frozen=True)
 class MemoryInstance:
