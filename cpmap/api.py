@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cost.model import evaluate, prepare
+from .cost.model import evaluate, loop_products, prepare
 from .engines.allocator import AllocationError, allocate
 from .errors import InputError
 from .hardware import Accelerator
@@ -83,10 +83,7 @@ def mapping_from_yaml(problem: Problem, layer: Layer) -> Mapping:
         raise InputError(path, f"{c.name}.spatial_mapping", f"layer {layer.name}: not every array dim is given; use 'cpmap solve'")
     ctx = prepare(layer, problem.accelerator, spatial, c.operand_links)
     order = tuple((d, s) for d, s in c.temporal_ordering if isinstance(s, int))
-    prod: dict[str, int] = {}
-    for d, s in order:
-        prod[d] = prod.get(d, 1) * s
-    if len(order) != len(c.temporal_ordering) or {d: s for d, s in prod.items() if s > 1} != ctx.temporal_sizes:
+    if len(order) != len(c.temporal_ordering) or loop_products(order) != ctx.temporal_sizes:
         raise InputError(
             path,
             f"{c.name}.temporal_ordering",

@@ -160,9 +160,8 @@ def _cost_json(cost: CostResult) -> dict[str, Any]:
     }
 
 
-def run_to_json(run: RunResult, accelerators: dict[str, Accelerator] | Accelerator) -> dict[str, Any]:
+def run_to_json(run: RunResult, accelerator: Accelerator) -> dict[str, Any]:
     """Serialise a run as the result JSON."""
-    acc = accelerators if isinstance(accelerators, Accelerator) else None
     layers = []
     for r in run.layers:
         entry: dict[str, Any] = {
@@ -177,7 +176,7 @@ def run_to_json(run: RunResult, accelerators: dict[str, Accelerator] | Accelerat
             "solve_seconds": round(r.solve_seconds, 6),
         }
         if r.mapping is not None:
-            entry["mapping"] = mapping_to_json(r.mapping, acc if acc else accelerators[r.name])  # type: ignore[index]
+            entry["mapping"] = mapping_to_json(r.mapping, accelerator)
         if r.cost is not None:
             entry.update(_cost_json(r.cost))
             if r.cost.zigzag_failures:

@@ -215,14 +215,19 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
     )
 
 
-def check_temporal(ctx: LayerContext, tm: TemporalMapping) -> None:
-    """Raise ``ValueError`` if the temporal mapping does not fit the context (loop products, level splits)."""
+def loop_products(loops) -> dict[str, int]:
+    """Per dim, the product of its loop sizes (dims whose product is 1 left out)."""
     prod: dict[str, int] = {}
-    for d, s in tm.loops:
+    for d, s in loops:
         if s < 1:
             raise ValueError(f"loop {d} has size {s}")
         prod[d] = prod.get(d, 1) * s
-    prod = {d: s for d, s in prod.items() if s > 1}
+    return {d: s for d, s in prod.items() if s > 1}
+
+
+def check_temporal(ctx: LayerContext, tm: TemporalMapping) -> None:
+    """Raise ``ValueError`` if the temporal mapping does not fit the context (loop products, level splits)."""
+    prod = loop_products(tm.loops)
     if prod != ctx.temporal_sizes:
         raise ValueError(f"temporal loops multiply to {prod}, the layer under this spatial mapping needs {ctx.temporal_sizes}")
     for o in ctx.operands:
