@@ -13,6 +13,7 @@ from typing import Iterator
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..mapping import TemporalMapping
 from .allocator import AllocationError, allocate
+from .base import EngineOptions, EngineResult, objective_value
 
 
 def prime_factors(n: int) -> list[int]:
@@ -114,3 +115,12 @@ def loma_temporal(
     if best_tm is not None:
         best = evaluate_temporal(ctx, best_tm)  # with the breakdowns
     return TemporalSearchResult(best_tm, best, tried, fitted)
+
+
+def loma(ctx: LayerContext, options: EngineOptions) -> EngineResult:
+    """LOMA as an engine: the best ordering by ZigZag's criteria, status ``heuristic`` (no bound)."""
+    r = loma_temporal(ctx, options.objective, options.lpf_limit)
+    stats = {"orderings": r.orderings, "feasible_orderings": r.feasible}
+    if r.cost is None:
+        return EngineResult("infeasible", message=f"none of the {r.orderings} loop orders fits the memories", stats=stats)
+    return EngineResult("heuristic", r.temporal, r.cost, objective_value(options.objective, r.cost), None, stats=stats)

@@ -1,0 +1,64 @@
+"""The one signature every mapping engine has: ``engine(ctx, options) -> EngineResult``.
+
+An engine maps the temporal part of one layer for one fixed spatial mapping (bound into ``ctx`` by
+:func:`cpmap.cost.model.prepare`). The driver (:mod:`cpmap.solve`) enumerates spatial mappings, calls the
+engine for each and keeps the best, so LOMA, the exhaustive enumeration and the exact CP-SAT/MILP
+backends are interchangeable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..cost.model import CostResult, LayerContext
+from ..mapping import TemporalMapping
+
+OBJECTIVES = ("energy", "latency", "edp")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Search settings shared by all engines (each reads the ones it understands)."""
+
+    objective: str = "energy"
+    lpf_limit: int = 6  # LOMA's limit on loop prime factors
+    time_limit: float | None = None  # seconds per spatial mapping (exact engines)
+    threads: int = 1  # solver workers; results do not depend on it
+    hint: TemporalMapping | None = None  # a starting solution for the exact engines
+    max_space: int = 2_000_000  # exhaustive: refuse layers whose space is larger
+    #: a known objective value the engine may prune against (best of earlier spatial mappings)
+    cutoff: float | None = None
+
+
+@dataclass
+class EngineResult:
+    """Best temporal mapping for one spatial mapping, with its certificate.
+
+    ``status``: ``optimal`` (proven), ``feasible`` (a solution, with a proven ``bound``), ``heuristic``
+    (no bound: LOMA), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than
+    ``options.cutoff``; ``bound`` holds the proof). ``cost`` is always the cost model's value of
+    ``temporal``; ``objective_value`` is the objective computed from ``cost``.
+    """
+
+    status: str
+    temporal: TemporalMapping | None = None
+    cost: CostResult | None = None
+    objective_value: float | None = None
+    bound: float | None = None
+    message: str = ""
+    stats: dict = field(default_factory=dict)
+
+
+Engine = Callable[[LayerContext, EngineOptions], EngineResult]
+
+
+def objective_value(objective: str, cost: CostResult) -> float:
+    """The scalar an engine minimises (ties are broken inside the engines, spec section 7)."""
+    if objective == "energy":
+        return cost.energy
+    if objective == "latency":
+        return cost.latency
+    if objective == "edp":
+        return cost.energy * cost.latency
+    raise ValueError(f"unknown objective {objective!r}")
