@@ -8,9 +8,11 @@ declaration order filtered to the memories that store it, and its last memory is
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
+
+from .errors import InputError
 
 MemoryOperand = Literal["I1", "I2", "O"]
 MEMORY_OPERANDS: tuple[str, ...] = ("I1", "I2", "O")
@@ -98,11 +100,100 @@ class MemoryLevel:
         return tuple(out)
 
 
+IMC_TYPES: tuple[str, ...] = ("analog", "digital")
+
+
 @dataclass(frozen=True)
 class ImcParameters:
-    """Parameters of an in-memory-computing operational array (used by the IMC model, spec imc_model.md)."""
+    """The IMC keys of a ZigZag ``operational_array`` with ``is_imc: true`` (spec imc_model.md section 2.1).
 
-    values: dict[str, Any] = field(default_factory=dict)
+    ``imc_type`` is ``"analog"`` (AIMC: DACs, bitline addition, ADCs) or ``"digital"`` (DIMC: adder trees);
+    ``input_precision`` = ``(B_a, B_w)`` activation and weight bits; ``bit_serial_precision`` = ``B_c`` input
+    bits per cycle (also the DAC resolution); ``adc_resolution`` = ``R`` (ZigZag's default 0; must be 0 for
+    digital, > 0 for analog). The array geometry (wordline dim = first sorted dim, bitline dim = second, macros =
+    the rest) stays in :class:`OperationalArray`; the cell group is the ``cells`` memory. The macro model is
+    :class:`cpmap.imc.ImcMacro`. Out-of-range values raise :class:`~cpmap.errors.InputError` naming the YAML
+    field (``operational_array.<key>``).
+    """
+
+    imc_type: str
+    input_precision: tuple[int, int]
+    bit_serial_precision: int
+    adc_resolution: float = 0
+
+    def __post_init__(self) -> None:
+        for where, problem in imc_parameter_problems(self):
+            raise InputError(None, where, problem)
+
+    @property
+    def activation_precision(self) -> int:
+        """``B_a``."""
+        return self.input_precision[0]
+
+    @property
+    def weight_precision(self) -> int:
+        """``B_w``."""
+        return self.input_precision[1]
+
+    @property
+    def is_analog(self) -> bool:
+        return self.imc_type == "analog"
+
+    @property
+    def cycles_per_op(self) -> float:
+        """``T = B_a / B_c``: clock cycles per MAC of a full-precision input (ZigZag's ``cycles_per_op``)."""
+        return self.activation_precision / self.bit_serial_precision
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The parameters as the YAML keys of ``operational_array`` (defaults filled in)."""
+        return {
+            "is_imc": True,
+            "imc_type": self.imc_type,
+            "input_precision": list(self.input_precision),
+            "bit_serial_precision": self.bit_serial_precision,
+            "adc_resolution": self.adc_resolution,
+        }
+
+
+def _power_of_two(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1 and (x & (x - 1)) == 0
+
+
+def imc_parameter_problems(p: ImcParameters) -> list[tuple[str, str]]:
+    """(field, problem) for each IMC parameter ZigZag 3.9.1's validator (or cpmap, where stricter) rejects.
+
+    cpmap is stricter than ZigZag in two places: ``imc_type`` is required (ZigZag silently treats a missing one as
+    digital) and an analog array needs ``adc_resolution > 0`` (ZigZag takes 0 as "no ADC cost"; the original
+    ZigZag-IMC requires > 0).
+    """
+    w = "operational_array"
+    out: list[tuple[str, str]] = []
+    if p.imc_type not in IMC_TYPES:
+        out.append((f"{w}.imc_type", f"must be 'analog' or 'digital', got {p.imc_type!r}"))
+    prec = p.input_precision
+    if not isinstance(prec, tuple) or len(prec) != 2:
+        out.append((f"{w}.input_precision", f"must be [activation bits, weight bits], got {prec!r}"))
+        return out
+    for i, (b, what) in enumerate(zip(prec, ("activation", "weight"))):
+        if not _power_of_two(b):
+            out.append((f"{w}.input_precision[{i}]", f"{what} precision must be a power of 2 (1, 2, 4, 8, ...), got {b!r}"))
+    bc = p.bit_serial_precision
+    if not _power_of_two(bc):
+        out.append((f"{w}.bit_serial_precision", f"must be a power of 2 (1, 2, 4, 8, ...), got {bc!r}"))
+    elif _power_of_two(prec[0]) and bc > prec[0]:
+        out.append((
+            f"{w}.bit_serial_precision",
+            f"{bc} exceeds the activation precision input_precision[0] = {prec[0]}",
+        ))
+    r = p.adc_resolution
+    if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or r < 0:
+        out.append((f"{w}.adc_resolution", f"must be a number >= 0, got {r!r}"))
+    elif p.imc_type == "digital" and r != 0:
+        out.append((f"{w}.adc_resolution", f"a digital IMC array has no ADC: must be 0 or absent, got {r!r}"))
+    elif p.imc_type == "analog" and r == 0:
+        out.append((f"{w}.adc_resolution", "an analog IMC array needs an ADC resolution > 0 (bits)"))
+    return out
 
 
 @dataclass(frozen=True)

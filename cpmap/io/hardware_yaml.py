@@ -35,6 +35,8 @@ def load_accelerator(path: str | Path) -> Accelerator:
     if not mems:
         raise InputError(path, "memories", "no memory declared")
     levels = tuple(_memory(mname, mdata, i, array, path) for i, (mname, mdata) in enumerate(mems.items()))
+    if array.imc is not None:
+        _check_imc_cells(array.imc, levels, path)
     return Accelerator(name=name, array=array, memories=levels)
 
 
@@ -59,7 +61,7 @@ def _operational_array(d: dict[str, Any], path: str | Path) -> OperationalArray:
     is_imc = field(d, "is_imc", bool, path, w, default=False)
     imc = None
     if is_imc:
-        imc = ImcParameters({k: d[k] for k in d if k not in ("dimensions", "sizes", "systolic_dimensions")})
+        imc = _imc_parameters(d, dims, sizes, path)
     else:
         for k in ("imc_type", "bit_serial_precision"):
             if d.get(k) is not None:
@@ -76,6 +78,53 @@ def _operational_array(d: dict[str, Any], path: str | Path) -> OperationalArray:
         systolic_dimensions=tuple(systolic),
         imc=imc,
     )
+
+
+def _imc_parameters(d: dict[str, Any], dims: list[str], sizes: list[int], path: str | Path) -> ImcParameters:
+    """The IMC keys of ``operational_array`` (imc_model.md section 2.1), checked; array geometry checked too."""
+    w = "operational_array"
+    imc_type = field(d, "imc_type", str, path, w)
+    prec = field(d, "input_precision", list, path, w)
+    if len(prec) != 2:
+        raise InputError(path, f"{w}.input_precision", f"must be [activation bits, weight bits], got {prec!r}")
+    for i, b in enumerate(prec):
+        if not isinstance(b, int) or isinstance(b, bool):
+            raise InputError(path, f"{w}.input_precision[{i}]", f"expected an integer, got {b!r}")
+    bsp = field(d, "bit_serial_precision", (int, float), path, w)
+    if isinstance(bsp, float) and bsp.is_integer():
+        bsp = int(bsp)
+    adc = field(d, "adc_resolution", (int, float), path, w, default=0)
+    try:
+        imc = ImcParameters(imc_type=imc_type, input_precision=(prec[0], prec[1]), bit_serial_precision=bsp, adc_resolution=adc)
+    except InputError as exc:
+        raise InputError(path, exc.field, exc.problem) from None
+    if len(dims) < 2:
+        raise InputError(path, f"{w}.dimensions", "an IMC array needs at least 2 dimensions (wordline D1, bitline D2)")
+    bitline = sorted(dims)[1]  # ZigZag: first sorted dim = wordline, second = bitline, the rest = macros
+    n_r = sizes[dims.index(bitline)]
+    if imc_type == "digital" and n_r & (n_r - 1):
+        raise InputError(
+            path,
+            f"{w}.sizes[{dims.index(bitline)}]",
+            f"the bitline dimension {bitline} of a digital IMC array feeds an adder tree: its size must be a power of 2, got {n_r}",
+        )
+    return imc
+
+
+def _check_imc_cells(imc: ImcParameters, levels: tuple[MemoryLevel, ...], path: str | Path) -> None:
+    """The mandatory ``cells`` memory of an IMC array (imc_model.md section 2.2): weights only, one per PE."""
+    cells = next((m for m in levels if m.name == "cells"), None)
+    if cells is None:
+        raise InputError(path, "memories.cells", "an IMC accelerator needs a memory named 'cells' holding the weights (operands [I2])")
+    if cells.operands != ("I2",):
+        raise InputError(path, "memories.cells.operands", f"IMC cells store the weights only: must be [I2], got {list(cells.operands)}")
+    if cells.served_dimensions:
+        raise InputError(path, "memories.cells.served_dimensions", f"IMC cells are one per cell group: must be [], got {list(cells.served_dimensions)}")
+    b_w = imc.weight_precision
+    if cells.size < 1 or cells.size % b_w:
+        raise InputError(path, "memories.cells.size", f"must be a positive multiple of the weight precision {b_w} bits, got {cells.size}")
+    if cells.instance.area < 0:
+        raise InputError(path, "memories.cells.area", f"area per cell group must be >= 0, got {cells.instance.area}")
 
 
 def _required(path: str | Path, where: str, key: str, d: dict[str, Any]) -> Any:
