@@ -60,6 +60,11 @@ def evaluate(
         typer.echo(f"wrote {output}")
 
 
+from .cli_imc import imc as _imc  # noqa: E402  (cpmap imc HW.yaml [--json] | cpmap imc validate)
+
+app.command("imc")(_imc)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
