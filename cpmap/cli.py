@@ -1,4 +1,4 @@
-"""Command line: ``cpmap evaluate`` (more commands join as the engines land).
+"""Command line: ``cpmap solve``, ``cpmap evaluate`` (more commands join as the engines land).
 
 Exit codes (spec interfaces.md): 0 success, 1 a layer could not be mapped, 2 bad input (one line on
 stderr naming the file, the field and the problem; no traceback).
@@ -58,6 +58,76 @@ def evaluate(
     typer.echo(format_table(run))
     if output is not None:
         typer.echo(f"wrote {output}")
+
+
+@app.command()
+def solve(
+    workload: Path = typer.Argument(..., help="ONNX model or ZigZag workload YAML."),
+    accelerator: Path = typer.Option(..., "--accelerator", "-a", help="ZigZag hardware YAML."),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", "-m", help="ZigZag mapping YAML: memory-operand links, spatial mapping (complete = used as given) or hints."
+    ),
+    objective: str = typer.Option("energy", "--objective", help="energy | latency | edp (ties broken as ZigZag does)."),
+    engine: str = typer.Option("loma", "--engine", "-e", help="loma (ZigZag's heuristic) | exhaustive (enumeration, small layers) | cpsat | milp (exact, with a certificate)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the exact engines (best so far + proven gap)."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes (results do not depend on it)."),
+    lpf_limit: int = typer.Option(6, "--lpf-limit", help="LOMA: maximum number of loop prime factors (ZigZag's merging rule)."),
+    spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer when the mapping file does not fix one (ZigZag's default 3)."),
+    mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings (several layer dims on one array dim)."),
+    max_space: int = typer.Option(2_000_000, "--max-space", help="exhaustive: refuse layers with more mappings than this."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result JSON here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Map every layer (or --layers) and print status, objective, bound, gap, energy, latency, seconds.
+
+    Layers of identical shape are solved once. Exit code 1 when a layer could not be mapped (the others are
+    still reported), 2 on bad input.
+    """
+    from .api import load_problem
+    from .report import format_table
+    from .result import run_to_json, write_json_atomic
+    from .solve import SolveOptions, exit_code, solve_problem
+
+    try:
+        problem = load_problem(workload, accelerator, mapping)
+        options = SolveOptions(
+            engine=engine,
+            objective=objective,
+            time_limit=time_limit,
+            lpf_limit=lpf_limit,
+            nb_spatial_mappings=spatial_mappings,
+            mixed_spatial=mixed_spatial,
+            jobs=jobs,
+            max_space=max_space,
+        )
+        names = layers.split(",") if layers else None
+        if quiet:
+            run = solve_problem(problem, options, names)
+        else:
+            bar_state: dict = {}
+
+            def progress(done: int, total: int, name: str) -> None:
+                if "bar" not in bar_state:
+                    bar_state["bar"] = typer.progressbar(length=total, label=f"{engine} {objective}", file=sys.stderr)
+                    bar_state["bar"].__enter__()
+                bar_state["bar"].update(1)
+                if done == total:
+                    bar_state["bar"].__exit__(None, None, None)
+
+            run = solve_problem(problem, options, names, progress)
+        doc = run_to_json(run, problem.accelerator)
+        if output is not None:
+            write_json_atomic(output, doc)
+    except CpmapError as exc:
+        _fail(exc)
+    typer.echo(format_table(run))
+    for r in run.layers:
+        if r.message:
+            typer.echo(f"{r.name}: {r.status}: {r.message}")
+    if output is not None:
+        typer.echo(f"wrote {output}")
+    raise typer.Exit(code=exit_code(run))
 
 
 from .cli_imc import imc as _imc  # noqa: E402  (cpmap imc HW.yaml [--json] | cpmap imc validate)

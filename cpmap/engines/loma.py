@@ -11,22 +11,10 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
+from ..factors import prime_factors
 from ..mapping import TemporalMapping
 from .allocator import AllocationError, allocate
 from .base import EngineOptions, EngineResult, objective_value
-
-
-def prime_factors(n: int) -> list[int]:
-    """Prime factors of ``n`` in ascending order, with multiplicity."""
-    out, d = [], 2
-    while d * d <= n:
-        while n % d == 0:
-            out.append(d)
-            n //= d
-        d += 1
-    if n > 1:
-        out.append(n)
-    return out
 
 
 def loop_prime_factors(temporal_sizes: dict[str, int], lpf_limit: int) -> list[tuple[str, int]]:

@@ -1,0 +1,256 @@
+"""The mapper driver: for every layer, spatial candidates -> engine per candidate -> best mapping + certificate.
+
+Layers of identical shape (and identical mapping constraints) are solved once. Layers run in parallel
+processes with ``jobs > 1``; every layer's result depends only on its own inputs, so the outcome is the
+same for any ``jobs``.
+
+Certificates over several spatial candidates: the layer's bound is the minimum over the candidates of
+each candidate's proven bound (an optimal candidate's bound is its value; a pruned candidate's bound is
+at least the cutoff it was pruned against). So "optimal" means optimal over the spatial mappings the
+generator produced (ZigZag's candidates, spec 8.4) or the one the user fixed, with every temporal mapping
+(loop order and per-operand memory levels) of each.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from .api import Problem, _select, load_problem
+from .cost.model import prepare
+from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
+from .engines.loma import better
+from .errors import CpmapError, InputError
+from .mapping import Mapping, SpatialMapping
+from .result import LayerResult, RunResult
+from .spatial_generation import generate_spatial_mappings
+from .workload import Layer
+
+ENGINES = ("cpsat", "milp", "loma", "exhaustive")
+EXACT_ENGINES = ("cpsat", "milp", "exhaustive")
+
+
+def get_engine(name: str):
+    """The engine function of that name (imported lazily: solver backends load heavy libraries)."""
+    if name == "loma":
+        from .engines.loma import loma
+
+        return loma
+    if name == "exhaustive":
+        from .engines.exhaustive import exhaustive
+
+        return exhaustive
+    if name == "cpsat":
+        from .engines.cpsat import cpsat
+
+        return cpsat
+    if name == "milp":
+        from .engines.milp import milp
+
+        return milp
+    raise InputError(None, "--engine", f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """What ``cpmap solve`` lets a user choose."""
+
+    engine: str = "loma"
+    objective: str = "energy"
+    time_limit: float | None = None
+    lpf_limit: int = 6
+    nb_spatial_mappings: int = 3
+    mixed_spatial: bool = False
+    jobs: int = 1
+    threads: int = 1
+    max_space: int = 2_000_000
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(
+            objective=self.objective,
+            lpf_limit=self.lpf_limit,
+            time_limit=self.time_limit,
+            threads=self.threads,
+            max_space=self.max_space,
+        )
+
+
+def check_options(options: SolveOptions) -> None:
+    """Reject bad settings before any work starts (exit 2 in the CLI)."""
+    if options.engine not in ENGINES:
+        raise InputError(None, "--engine", f"unknown engine {options.engine!r} (choose from {', '.join(ENGINES)})")
+    if options.objective not in OBJECTIVES:
+        raise InputError(None, "--objective", f"unknown objective {options.objective!r} (choose from {', '.join(OBJECTIVES)})")
+    if options.jobs < 1:
+        raise InputError(None, "--jobs", "must be at least 1")
+    if options.time_limit is not None and options.time_limit <= 0:
+        raise InputError(None, "--time-limit", "must be positive")
+    if options.lpf_limit < 1:
+        raise InputError(None, "--lpf-limit", "must be at least 1")
+    if options.nb_spatial_mappings < 1:
+        raise InputError(None, "--spatial-mappings", "must be at least 1")
+
+
+def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) -> list[SpatialMapping]:
+    """The spatial mappings tried for a layer: the user's if complete, else ZigZag's generator (spec 8.4)."""
+    c = problem.constraints(layer)
+    return generate_spatial_mappings(
+        layer,
+        problem.accelerator,
+        c,
+        nb_mappings=options.nb_spatial_mappings,
+        mixed=options.mixed_spatial,
+        path=problem.mapping_file.path,
+    )
+
+
+def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping], options: SolveOptions) -> LayerResult:
+    """Run the engine on every spatial candidate of one layer and keep the best by the objective."""
+    t0 = time.perf_counter()
+    engine = get_engine(options.engine)
+    exact = options.engine in EXACT_ENGINES
+    links = dict(problem.constraints(layer).operand_links)
+    best: EngineResult | None = None
+    best_sm: SpatialMapping | None = None
+    bounds: list[float] = []
+    proven = True  # every candidate solved to optimality, proven infeasible, or pruned by a proven bound
+    messages: list[str] = []
+    notes: list[str] = []
+    for i, sm in enumerate(candidates):
+        ctx = prepare(layer, problem.accelerator, sm, links)
+        eopts = options.engine_options()
+        if exact and best is not None:
+            eopts = replace(eopts, cutoff=best.objective_value)
+        try:
+            r = engine(ctx, eopts)
+        except CpmapError as exc:  # e.g. the exhaustive engine refusing a space too large
+            return LayerResult(layer.name, dict(layer.loop_sizes), "skipped", message=str(exc), solve_seconds=time.perf_counter() - t0)
+        proven = proven and r.status in ("optimal", "infeasible", "pruned")
+        notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
+        if r.status == "infeasible":
+            messages.append(f"spatial mapping {sm.as_dict()}: {r.message}")
+            continue
+        if r.bound is not None:
+            bounds.append(r.bound)
+        if r.cost is not None and (best is None or better(options.objective, r.cost, best.cost)):
+            best, best_sm = r, sm
+    seconds = time.perf_counter() - t0
+    if best is None:
+        msg = "; ".join(messages) if messages else "no spatial mapping is possible on this array"
+        return LayerResult(layer.name, dict(layer.loop_sizes), "infeasible", message=msg, solve_seconds=seconds, notes=notes)
+    value = objective_value(options.objective, best.cost)
+    if exact:
+        bound = min([value, *bounds])
+        status = "optimal" if proven and bound >= value else "feasible"
+        gap = 0.0 if value == 0 else (value - bound) / value
+    else:
+        bound, gap, status = None, None, "heuristic"
+    mapping = Mapping(best_sm, best.temporal, links)
+    return LayerResult(
+        name=layer.name,
+        loop_sizes=dict(layer.loop_sizes),
+        status=status,
+        mapping=mapping,
+        cost=best.cost,
+        objective_value=value,
+        bound=bound,
+        gap=gap,
+        solve_seconds=seconds,
+        notes=notes if len(candidates) > 1 else [],
+    )
+
+
+def _solve_task(args):
+    problem, layer, candidates, options = args
+    return solve_layer(problem, layer, candidates, options)
+
+
+def solve_problem(
+    problem: Problem,
+    options: SolveOptions,
+    layer_names: list[str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> RunResult:
+    """Map every selected layer; identical layers are solved once and the result copied under each name.
+
+    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved.
+    """
+    check_options(options)
+    selected = _select(problem, layer_names)
+    groups: dict[tuple, list[Layer]] = {}
+    for layer in selected:
+        c = problem.constraints(layer)
+        key = (layer.shape_key, c.name, tuple(sorted(c.operand_links.items())))
+        groups.setdefault(key, []).append(layer)
+    # spatial candidates first, in this process: bad input must stop the run before anything is solved
+    tasks = []
+    for members in groups.values():
+        rep = members[0]
+        tasks.append((problem, rep, spatial_candidates(problem, rep, options), options))
+    solved: list[LayerResult] = [None] * len(tasks)  # type: ignore[list-item]
+    done = 0
+    if options.jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(options.jobs, len(tasks))) as pool:
+            futures = {pool.submit(_solve_task, t): i for i, t in enumerate(tasks)}
+            from concurrent.futures import as_completed
+
+            for fut in as_completed(futures):
+                i = futures[fut]
+                solved[i] = fut.result()
+                done += 1
+                if progress:
+                    progress(done, len(tasks), tasks[i][1].name)
+    else:
+        for i, t in enumerate(tasks):
+            solved[i] = _solve_task(t)
+            done += 1
+            if progress:
+                progress(done, len(tasks), t[1].name)
+    by_name: dict[str, LayerResult] = {}
+    for members, res in zip(groups.values(), solved):
+        for j, layer in enumerate(members):
+            if j == 0:
+                by_name[layer.name] = res
+            else:
+                copy = replace(res, name=layer.name, solve_seconds=0.0, notes=[*res.notes, f"same shape as {members[0].name}: solved once"])
+                by_name[layer.name] = copy
+    return RunResult(problem.accelerator.name, problem.workload_name, options.objective, options.engine, [by_name[l.name] for l in selected])
+
+
+def solve(
+    workload: str | Path,
+    accelerator: str | Path,
+    mapping: str | Path | None = None,
+    *,
+    engine: str = "loma",
+    objective: str = "energy",
+    layers: list[str] | None = None,
+    jobs: int = 1,
+    time_limit: float | None = None,
+    lpf_limit: int = 6,
+    nb_spatial_mappings: int = 3,
+    mixed_spatial: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> RunResult:
+    """Load the inputs and map every layer (or ``layers``) with ``engine``; see :func:`solve_problem`."""
+    problem = load_problem(workload, accelerator, mapping)
+    options = SolveOptions(
+        engine=engine,
+        objective=objective,
+        time_limit=time_limit,
+        lpf_limit=lpf_limit,
+        nb_spatial_mappings=nb_spatial_mappings,
+        mixed_spatial=mixed_spatial,
+        jobs=jobs,
+    )
+    return solve_problem(problem, options, layers, progress)
+
+
+def exit_code(run: RunResult) -> int:
+    """1 when some layer could not be mapped (interfaces.md), else 0."""
+    return 1 if any(r.status in ("infeasible", "skipped") for r in run.layers) else 0
+
+
