@@ -19,7 +19,7 @@ from .io.mapping_yaml import DEFAULT_MAPPING_FILE, MappingFile, load_mapping_yam
 from .io.workloads import load_workload
 from .mapping import Mapping, MappingConstraints, SpatialMapping
 from .result import LayerResult, RunResult, mapping_from_json, read_result_json
-from .spatial_generation import limit_by_capacity
+from .spatial_generation import generate_spatial_mappings
 from .workload import Layer
 
 
@@ -35,6 +35,11 @@ class Problem:
 
     def constraints(self, layer: Layer) -> MappingConstraints:
         return self.mapping_file.for_layer(layer)
+
+    @property
+    def workload_dims(self) -> tuple[str, ...]:
+        """Every loop dim of any layer of the workload (a mapping entry may name dims other layers have)."""
+        return tuple(dict.fromkeys(d for layer in self.layers for d in layer.loop_sizes))
 
 
 def load_problem(workload: str | Path, accelerator: str | Path, mapping: str | Path | None = None) -> Problem:
@@ -63,14 +68,28 @@ def _check_links(problem: Problem, layer: Layer, path: str | None) -> None:
 
 
 def fixed_spatial(problem: Problem, layer: Layer, constraints: MappingConstraints) -> SpatialMapping | None:
-    """The user's spatial mapping when it defines every array dim (after ZigZag's capacity limiting)."""
+    """The user's spatial mapping when it defines every array dim, made valid for this layer as ZigZag does
+    (:func:`generate_spatial_mappings`: dims the layer lacks dropped, factors capped at the layer's maximal
+    unrolling, capacity-limited); ``None`` when some array dim is left to the generator.
+
+    Raises :class:`InputError` for a mapping that is wrong for any layer (unknown array dim, unknown layer
+    dim, unrolling larger than the array).
+    """
     sm = constraints.spatial
     if sm is None:
         return None
     defined = {ad for ad, _ in sm.unrollings}
     if not set(problem.accelerator.array.dimensions) <= defined:
         return None
-    return limit_by_capacity(layer, problem.accelerator, sm, constraints.operand_links)
+    (only,) = generate_spatial_mappings(
+        layer,
+        problem.accelerator,
+        constraints,
+        nb_mappings=1,
+        path=problem.mapping_file.path,
+        workload_dims=problem.workload_dims,
+    )
+    return only
 
 
 def mapping_from_yaml(problem: Problem, layer: Layer) -> Mapping:

@@ -104,6 +104,7 @@ def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) ->
         nb_mappings=options.nb_spatial_mappings,
         mixed=options.mixed_spatial,
         path=problem.mapping_file.path,
+        workload_dims=problem.workload_dims,
     )
 
 
