@@ -377,6 +377,12 @@ def _movement(o: OperandContext, layer: Layer, t: _Temporal, sp: OperandSpatial,
 # --------------------------------------------------------------------------------------------------------
 
 
+def word_count(amount: int, precision: int, bw_min: int, bw_max: int, periods: int, instances: int) -> int:
+    """Word accesses of one direction (spec 5.2): chunks of ``bw_min`` bits per period and instance, each
+    costing ``bw_min/bw_max`` of a word, truncated once over the product (ZigZag's float order)."""
+    return int(math.ceil((amount * precision) / bw_min) * (bw_min / bw_max) * periods * instances)
+
+
 def _port_missing(ctx: LayerContext, o: OperandContext, m: int, d: int) -> InputError:
     mem = o.chain[m]
     return InputError(
@@ -416,8 +422,7 @@ def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = Tru
                 bw = o.ports[m][d]
                 if bw is None:
                     raise _port_missing(ctx, o, m, d)
-                bw_min, bw_max = bw
-                words[d] = int(math.ceil((amount * prec) / bw_min) * (bw_min / bw_max) * n * inst[m + 1])
+                words[d] = word_count(amount, prec, bw[0], bw[1], n, inst[m + 1])
             r_cost, w_cost = o.costs[m]
             e = (words[RD_UP] * r_cost + words[RD_DOWN] * r_cost) + (words[WR_DOWN] * w_cost + words[WR_UP] * w_cost)
             mem_energy += e
