@@ -1,162 +1,160 @@
 """The temporal-mapping problem of one layer under one spatial mapping, independent of any solver
 (spec cost_model.md section 9).
 
-Decisions: the order of all prime factors of the temporal loop sizes (no LPF merging) and, per operand,
-the cut positions of its memory levels in that order (free, not greedy). Everything the energy objective
-needs is derived here from the cost model's own functions, so the backends (CP-SAT, MILP) only encode
-structure:
+Formulation by *tile chains*. Every cut of every operand is a prefix of one global loop order, so the
+temporal tiles at all cuts (vectors of per-dim extents, written as exponents of the primes of the temporal
+sizes) are totally ordered by divisibility; conversely any chain of such tiles is realised by an order
+that adds, between consecutive tiles, the missing prime factors. The decisions are therefore:
 
-* a slot model: factor ``j`` sits in slot ``pos_j``; identical factors are interchangeable;
-* per operand and level, a *tile table*: for every combination of temporal tile extents of the dims that
-  matter to the operand (divisors of the temporal sizes), the rounded element count ``D`` the cost model
-  uses for data movement (stationary tiles) and the exact unrounded count the allocator uses for capacity
-  (raw tiles). Both come from :func:`cpmap.cost.model.tile_elements`, spatial extents included;
-* word terms: ``words = floor(ceil(A*p/bw_min) * n * N * bw_min / bw_max)`` with ``A`` = tile elements
-  (times the fan-out boost for transfers to the level below), ``n`` = number of periods, ``N`` = instances
-  (spec 5.2), priced with exact rational costs;
-* capacity groups: per memory, the (operand, level) pairs stored there.
+* per operand ``o`` and level ``m < M_o - 1``, the tile ``t(o, m)`` at the level's cut (nondecreasing in
+  ``m``; the top level holds everything);
+* per input operand, the tile ``s(o)`` of the irrelevant prefix of the order (MAC-level stationarity,
+  ``stat_o`` of spec 3.4), below ``t(o, 0)``;
+* all these tiles pairwise comparable (a chain).
 
-The backends must reproduce ``evaluate_temporal``'s energy for the decoded mapping exactly; the engines
-re-evaluate every solution and compare.
+Given the chain, energy is *separable*: every word term of spec 4.3 anchored at a cut (the level's own
+refills/write-backs, and the transfers of the level above to and from it) depends only on that cut's tile
+(tile elements ``D``, period count ``T / prod(t)``, and for the output the partial-sum flag ``psum(m+1)``
+= some O-irrelevant dim not complete in ``t``). So each chain element carries a table: tile -> energy
+(exact, scaled integer) and the quantities of the capacity check (unrounded tile elements, the
+"O-irrelevant loop left above" flag of the allocator's precision rule, the double-buffering flag).
+
+Why this is exact: the cost model moves each cut up over the run of irrelevant loops above it (the
+stationary merge-down); doing so never increases any term (periods only grow, partial-sum flags only
+clear, tiles of the relevant dims are unchanged), so the chain objective of a decoded mapping is never
+below the cost model's value, and the objective of the stationary tiles of any mapping equals its cost.
+Hence the chain optimum equals the optimum over all loop orders and free (not greedy) per-operand level
+splits, and at the optimum the decoded mapping's cost equals the objective. The engines re-evaluate
+every solution with the cost model and compare.
+
+Tables are built with the cost model's own functions (:func:`~cpmap.cost.model.tile_elements`,
+:func:`~cpmap.cost.model.word_count`); costs per word are exact decimals.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .cost.model import RD_DOWN, RD_UP, WR_DOWN, WR_UP, LayerContext, tile_elements
-from .factors import divisors, prime_factors
+from .cost.model import RD_DOWN, RD_UP, WR_DOWN, WR_UP, LayerContext, tile_elements, word_count
+from .errors import CpmapError
+from .factors import prime_factors
 from .mapping import TemporalMapping
 
-#: refuse to build tables larger than this (rows per operand level); the engine reports it
-MAX_TABLE_ROWS = 400_000
+#: refuse to build a formulation whose tables together exceed this many rows
+MAX_TABLE_ROWS = 2_000_000
+
+
+class FormulationTooLarge(CpmapError):
+    """The layer's tile tables would be too large for the exact engines."""
 
 
 @dataclass(frozen=True)
-class Factor:
-    """One prime factor of a temporal loop size: a loop of the order."""
+class ChainElement:
+    """One tile of the chain: operand ``operand`` at level ``level`` (``-1``: the stationarity prefix).
 
-    dim: str
-    prime: int
-
-
-@dataclass(frozen=True)
-class TileTable:
-    """Tile element counts of one operand level as a function of the temporal tile extents of ``dims``."""
-
-    dims: tuple[str, ...]
-    extents: tuple[tuple[int, ...], ...]  # one row per combination of divisors
-    rounded: tuple[int, ...]  # D as the data-movement model uses it (rounded)
-    exact: tuple[Fraction, ...]  # unrounded elements, as the allocator's capacity check uses them
-
-
-@dataclass(frozen=True)
-class WordTerm:
-    """One priced direction of one operand level (spec 4.3, 5.2).
-
-    ``side == 'below'``: amount ``D(m-1) * boost``, periods counted at the stationary cut of level m-1
-    (level -1: the MAC-level stationarity prefix for inputs, every cycle for the output);
-    ``side == 'own'``: amount ``D(m)``, periods at the stationary cut of level m.
-    ``psum`` (output only): index of the partial-sum flag that selects the transfer precision
-    (``precision[0]`` partial if set, ``precision[1]`` final otherwise); ``conditional``: the direction
-    carries data only when that flag is set.
+    ``rows[i]`` holds exponents per ``coords`` entry; ``energy[i]`` is the scaled energy of the terms
+    anchored at this tile; ``elements[i]`` the unrounded tile elements (capacity), ``ir_left[i]`` (output)
+    whether an O-irrelevant loop remains above, ``doubled[i]`` whether a forced double buffer doubles it.
     """
 
     operand: int
     level: int
-    direction: int
-    side: str
-    boost: int
-    instances: int
-    bw_min: int
-    bw_max: int
-    cost: Fraction
-    precision: tuple[int, int]
-    psum: int | None
-    conditional: bool
+    rows: tuple[tuple[int, ...], ...]
+    energy: tuple[int, ...]
+    elements: tuple[Fraction, ...]
+    ir_left: tuple[bool, ...]
+    doubled: tuple[bool, ...]
+    free: tuple[bool, ...]  # per coordinate: may be nonzero (stationarity prefix: irrelevant dims only)
 
 
 @dataclass(frozen=True)
-class OperandModel:
-    """What the backends need about one layer operand."""
+class CapacityMember:
+    """One operand level stored in a memory: its tile comes from a chain element or is the whole
+    operand (``element is None``); its precision is partial when ``flag_element``'s ``ir_left`` is set
+    (or always/never: ``flag_const``)."""
 
-    name: str
-    levels: int
-    is_output: bool
-    ir_factors: frozenset[int]  # indices of factors whose dim is irrelevant for the operand
-    tables: tuple[TileTable, ...]  # levels 0..M-2 (the top level's tile is constant)
-    #: per level 0..M-1: unrounded elements of the tile of all loops at that level's spatial extents
-    #: (the top level's content; the "whole remaining tile" of the double-buffering rule)
-    full_exact: tuple[Fraction, ...]
-    #: allocator precision per level: (partial, final); the output uses partial while an O-ir loop is left
-    #: above the previous cut or an O-ir dim is unrolled above the level
-    alloc_precision: tuple[int, int]
-    alloc_spatial_ir: tuple[bool, ...]  # per level m: an O-ir dim name in su[m+1..]
-    psum_spatial_ir: tuple[bool, ...]  # per m = 0..M: an O-ir spatial factor > 1 in su[m+1..] (fractional variant)
+    operand: int
+    level: int
+    element: int | None
+    full_elements: Fraction
+    flag_element: int | None
+    flag_const: bool
+    precision: tuple[int, int]  # (partial, final)
 
 
 @dataclass(frozen=True)
 class CapacityGroup:
-    """One memory and the (operand index, level) tiles it holds at the same time."""
-
     memory: str
     size: int
-    double_buffered: bool  # force_double_buffering
-    members: tuple[tuple[int, int], ...]
+    members: tuple[CapacityMember, ...]
 
 
 @dataclass(frozen=True)
 class TemporalFormulation:
-    """The exact energy-minimisation problem of one layer for one spatial mapping."""
+    """The exact energy-minimisation problem of one layer for one spatial mapping (tile chains)."""
 
     ctx: LayerContext
-    factors: tuple[Factor, ...]
-    temporal_sizes: dict[str, int]
-    total_cycles: int
-    operands: tuple[OperandModel, ...]
-    terms: tuple[WordTerm, ...]
+    coords: tuple[tuple[str, int], ...]  # (dim, prime) per exponent coordinate
+    max_exp: tuple[int, ...]
+    elements: tuple[ChainElement, ...]
+    #: per operand: indices of its level elements, bottom-up (levels 0..M-2), and of its prefix element
+    operand_elements: tuple[tuple[int, ...], ...]
+    prefix_element: tuple[int | None, ...]
+    constant_energy: int  # scaled: terms that no decision changes
+    cost_scale: int  # energy = (scaled objective) / cost_scale + MAC energy
     capacity: tuple[CapacityGroup, ...]
-    mac_energy: float
+    infeasible: str = ""  # a reason when a constant part already violates capacity
 
-    @property
-    def slots(self) -> int:
-        return len(self.factors)
+    def energy(self, scaled: int) -> Fraction:
+        return Fraction(scaled, self.cost_scale) + Fraction(self.ctx.mac_energy)
 
-    def decode(self, slot_of_factor: list[int], cuts: dict[str, tuple[int, ...]]) -> TemporalMapping:
-        """The mapping of a solution: factors placed by slot, the operands' cut positions as given."""
-        order: list[tuple[str, int]] = [None] * self.slots  # type: ignore[list-item]
-        for j, k in enumerate(slot_of_factor):
-            order[k] = (self.factors[j].dim, self.factors[j].prime)
-        return TemporalMapping(tuple(order), {o: tuple(c) for o, c in cuts.items()})
+    def decode(self, tiles: list[tuple[int, ...]]) -> TemporalMapping:
+        """The loop order realising the chain of ``tiles`` (one exponent vector per element), and each
+        operand's cuts at its level tiles."""
+        distinct = sorted(set(tiles), key=lambda v: (sum(v), v))
+        order: list[tuple[str, int]] = []
+        done = [0] * len(self.coords)
+        position = {}
+        for v in [*distinct, self.max_exp]:
+            for i, (d, p) in enumerate(self.coords):
+                if v[i] < done[i]:
+                    raise ValueError("tiles do not form a chain")
+                order.extend([(d, p)] * (v[i] - done[i]))
+                done[i] = v[i]
+            position[v] = len(order)
+        cuts = {}
+        for oi, o in enumerate(self.ctx.operands):
+            cs = [position[tiles[e]] for e in self.operand_elements[oi]]
+            cuts[o.name] = tuple([*cs, len(order)])
+        return TemporalMapping(tuple(order), cuts)
 
-    def encode(self, tm: TemporalMapping) -> tuple[list[int], dict[str, tuple[int, ...]]] | None:
-        """Slots and cuts of a mapping whose loops are primes or products of primes of one dim (a LOMA
-        result): merged factors are split into consecutive prime slots; ``None`` if it does not fit."""
-        expanded: list[tuple[str, int]] = []
-        new_index = [0]
+    def encode(self, tm: TemporalMapping) -> list[tuple[int, ...]] | None:
+        """Chain tiles of a mapping (raw cuts; the prefix tile = the irrelevant prefix), or ``None``."""
+        index = {c: i for i, c in enumerate(self.coords)}
+        prefix = [[0] * len(self.coords)]
         for d, s in tm.loops:
-            for p in prime_factors(s):
-                expanded.append((d, p))
-            new_index.append(len(expanded))
-        free: dict[tuple[str, int], list[int]] = {}
-        for j, f in enumerate(self.factors):
-            free.setdefault((f.dim, f.prime), []).append(j)
-        slot_of = [0] * self.slots
-        if len(expanded) != self.slots:
+            v = list(prefix[-1])
+            for p in prime_factors(s) if s > 1 else []:
+                if (d, p) not in index:
+                    return None
+                v[index[(d, p)]] += 1
+            prefix.append(v)
+        if tuple(prefix[-1]) != self.max_exp:
             return None
-        for k, key in enumerate(expanded):
-            if not free.get(key):
-                return None
-            slot_of[free[key].pop(0)] = k
-        cuts = {o: tuple(new_index[c] for c in cs) for o, cs in tm.cuts.items()}
-        return slot_of, cuts
-
-
-def _exact(x: float) -> Fraction:
-    # tile counts are products of integers and fractional unrollings size/t/E; recover that rational
-    return Fraction(x).limit_denominator(10**6)
+        tiles: list[tuple[int, ...]] = [()] * len(self.elements)
+        for oi, o in enumerate(self.ctx.operands):
+            for m, e in enumerate(self.operand_elements[oi]):
+                tiles[e] = tuple(prefix[tm.cuts[o.name][m]])
+            pe = self.prefix_element[oi]
+            if pe is not None:
+                run = 0
+                while run < len(tm.loops) and tm.loops[run][0] in o.ir:
+                    run += 1
+                tiles[pe] = tuple(prefix[run])
+        return tiles
 
 
 def _cost(x: float) -> Fraction:
@@ -164,82 +162,156 @@ def _cost(x: float) -> Fraction:
     return Fraction(repr(float(x)))
 
 
+def _exact(x: float) -> Fraction:
+    # tile counts are products of integers and fractional unrollings size/t/E; recover that rational
+    return Fraction(x).limit_denominator(10**6)
+
+
 def formulate(ctx: LayerContext) -> TemporalFormulation:
-    """Build the solver-independent description of the temporal problem of ``ctx``."""
+    """Build the tile-chain formulation of ``ctx`` (raises :class:`FormulationTooLarge`)."""
     layer = ctx.layer
     sizes = dict(ctx.temporal_sizes)
-    factors = tuple(Factor(d, p) for d, s in sizes.items() for p in prime_factors(s))
-    operands: list[OperandModel] = []
-    terms: list[WordTerm] = []
+    total = ctx.total_cycles
+    coords: list[tuple[str, int]] = []
+    max_exp: list[int] = []
+    for d, s in sizes.items():
+        ps = prime_factors(s)
+        for p in sorted(set(ps)):
+            coords.append((d, p))
+            max_exp.append(ps.count(p))
+    n_rows = math.prod(e + 1 for e in max_exp)
+    n_levels = sum(len(o.chain) for o in ctx.operands)
+    if n_rows * n_levels > MAX_TABLE_ROWS:
+        raise FormulationTooLarge(f"layer {layer.name}: {n_rows} tiles x {n_levels} levels exceed the exact engines' table limit {MAX_TABLE_ROWS}")
+    all_rows = list(itertools.product(*(range(e + 1) for e in max_exp)))
+    tiles_of = []
+    for row in all_rows:
+        t: dict[str, int] = {}
+        for (d, p), e in zip(coords, row):
+            if e:
+                t[d] = t.get(d, 1) * p**e
+        tiles_of.append(t)
+    products = [math.prod(t.values()) for t in tiles_of]
+    costs = [[(_cost(r), _cost(w)) for r, w in o.costs] for o in ctx.operands]
+    scale = 1
+    for cs in costs:
+        for r, w in cs:
+            scale = math.lcm(scale, r.denominator, w.denominator)
+
+    def words(o, m: int, direction: int, amount: int, prec: int, n: int) -> int:
+        bw = o.ports[m][direction]
+        if bw is None:
+            from .cost.model import _port_missing
+
+            raise _port_missing(ctx, o, m, direction)
+        return word_count(amount, prec, bw[0], bw[1], n, o.spatial_frac.instances[m + 1])
+
+    def scaled(o_idx: int, m: int, reads: int, writes: int) -> int:
+        r, w = costs[o_idx][m]
+        return int((r * reads + w * writes) * scale)
+
+    elements: list[ChainElement] = []
+    operand_elements: list[tuple[int, ...]] = []
+    prefix_element: list[int | None] = []
+    constant = 0
     for oi, o in enumerate(ctx.operands):
-        n_lv = len(o.chain)
         sp = o.spatial_frac
-        dims = tuple(d for d in sizes if d in o.r or any(d in (pr[0], pr[1]) for pr in o.pr_dims))
-        tables = []
+        n_lv = len(o.chain)
+        ir_coords = [i for i, (d, _) in enumerate(coords) if d in o.ir]
+        spatial_psum = [any(o.spatial_ir_frac[m + 1 :]) for m in range(n_lv + 1)]
+        p_part, p_fin = o.precision, o.final_precision
+        ids = []
         for m in range(n_lv - 1):
-            combos = list(itertools.product(*(divisors(sizes[d]) for d in dims)))
-            if len(combos) > MAX_TABLE_ROWS:
-                raise ValueError(f"tile table of {o.name} level {m} has {len(combos)} rows")
-            rounded, exact = [], []
-            for combo in combos:
-                val = tile_elements(o, layer, dict(zip(dims, combo)), sp.cum_extent[m])
-                rounded.append(round(val))
-                exact.append(_exact(val))
-            tables.append(TileTable(dims, tuple(combos), tuple(rounded), tuple(exact)))
-        full_exact = tuple(_exact(tile_elements(o, layer, dict(sizes), sp.cum_extent[m])) for m in range(n_lv))
-        ir_factors = frozenset(j for j, f in enumerate(factors) if f.dim in o.ir)
-        alloc_ir = tuple(any(d in o.ir and layer.loop_sizes.get(d, 1) > 1 for su in sp.su[m + 1 :] for d, _ in su) for m in range(n_lv))
-        operands.append(
-            OperandModel(
-                name=o.name,
-                levels=n_lv,
-                is_output=o.is_output,
-                ir_factors=ir_factors,
-                tables=tuple(tables),
-                full_exact=full_exact,
-                alloc_precision=(o.precision, o.final_precision),
-                alloc_spatial_ir=alloc_ir,
-                psum_spatial_ir=tuple(any(o.spatial_ir_frac[m + 1 :]) for m in range(n_lv + 1)),
-            )
-        )
-        prec = (o.precision, o.final_precision)
-        for m in range(n_lv):
-            top = m == n_lv - 1
-            inst = sp.instances[m + 1]
-            r_cost, w_cost = (_cost(c) for c in o.costs[m])
-
-            def term(direction: int, side: str, psum: int | None, conditional: bool, cost: Fraction) -> None:
-                bw = o.ports[m][direction]
-                if bw is None:
-                    from .cost.model import _port_missing
-
-                    raise _port_missing(ctx, o, m, direction)
-                terms.append(
-                    WordTerm(oi, m, direction, side, sp.boost[m] if side == "below" else 1, inst, bw[0], bw[1], cost, prec, psum, conditional)
-                )
-
-            if o.is_output:
-                term(WR_UP, "below", m, False, w_cost)
-                term(RD_DOWN, "below", m, True, r_cost)
-                if not top:
-                    term(RD_UP, "own", m + 1, False, r_cost)
-                    term(WR_DOWN, "own", m + 1, True, w_cost)
+            energy, elems, ir_left, doubled = [], [], [], []
+            full_m = _exact(tile_elements(o, layer, sizes, sp.cum_extent[m]))
+            for row, t, prod in zip(all_rows, tiles_of, products):
+                raw = tile_elements(o, layer, t, sp.cum_extent[m])
+                data = round(raw)
+                n = total // prod
+                left = any(row[i] < max_exp[i] for i in ir_coords)
+                amount_up = data * sp.boost[m + 1]
+                if o.is_output:
+                    psum_next = left or spatial_psum[m + 1]
+                    p = p_part if psum_next else p_fin
+                    w_own = words(o, m, RD_UP, data, p, n)
+                    own = scaled(oi, m, w_own, words(o, m, WR_DOWN, data, p, n) if psum_next else 0)
+                    w_up = words(o, m + 1, WR_UP, amount_up, p, n)
+                    above = scaled(oi, m + 1, words(o, m + 1, RD_DOWN, amount_up, p, n) if psum_next else 0, w_up)
+                else:
+                    own = scaled(oi, m, 0, words(o, m, WR_DOWN, data, o.precision, n))
+                    above = scaled(oi, m + 1, words(o, m + 1, RD_DOWN, amount_up, o.precision, n), 0)
+                energy.append(own + above)
+                ex = _exact(raw)
+                elems.append(ex)
+                ir_left.append(left)
+                doubled.append(o.chain[m].force_double_buffering and ex < full_m)
+            ids.append(len(elements))
+            elements.append(ChainElement(oi, m, tuple(all_rows), tuple(energy), tuple(elems), tuple(ir_left), tuple(doubled), tuple(True for _ in coords)))
+        operand_elements.append(tuple(ids))
+        # level -1: transfers between the innermost level and the array
+        if o.is_output:
+            psum0 = bool(ir_coords) or spatial_psum[0]
+            p = p_part if psum0 else p_fin
+            amount = sp.boost[0]
+            w_up = words(o, 0, WR_UP, amount, p, total)
+            constant += scaled(oi, 0, words(o, 0, RD_DOWN, amount, p, total) if psum0 else 0, w_up)
+            prefix_element.append(None)
+            if n_lv == 1:
+                pass
+        else:
+            amount = sp.boost[0]
+            if ir_coords:
+                energy = []
+                rows = []
+                for row, prod in zip(all_rows, products):
+                    if any(row[i] for i in range(len(coords)) if i not in ir_coords):
+                        continue
+                    rows.append(row)
+                    energy.append(scaled(oi, 0, words(o, 0, RD_DOWN, amount, o.precision, total // prod), 0))
+                prefix_element.append(len(elements))
+                free = tuple(i in ir_coords for i in range(len(coords)))
+                elements.append(ChainElement(oi, -1, tuple(rows), tuple(energy), (), (), (), free))
             else:
-                term(RD_DOWN, "below", None, False, r_cost)
-                if not top:
-                    term(WR_DOWN, "own", None, False, w_cost)
-    capacity = []
+                constant += scaled(oi, 0, words(o, 0, RD_DOWN, amount, o.precision, total), 0)
+                prefix_element.append(None)
+    # capacity
+    groups = []
+    reasons = []
     for mem in ctx.accelerator.memories:
-        members = tuple((oi, o.chain.index(mem)) for oi, o in enumerate(ctx.operands) if mem in o.chain)
+        members = []
+        for oi, o in enumerate(ctx.operands):
+            if mem not in o.chain:
+                continue
+            m = o.chain.index(mem)
+            n_lv = len(o.chain)
+            sp = o.spatial_frac
+            ir_temporal = any(d in o.ir for d in sizes)
+            alloc_spatial = any(d in o.ir and layer.loop_sizes.get(d, 1) > 1 for su in sp.su[m + 1 :] for d, _ in su)
+            flag_el, flag_const = None, True
+            if o.is_output and not alloc_spatial:
+                if m == 0:
+                    flag_const = ir_temporal
+                else:
+                    flag_el = operand_elements[oi][m - 1]
+            full = _exact(tile_elements(o, layer, sizes, sp.cum_extent[m]))
+            el = operand_elements[oi][m] if m < n_lv - 1 else None
+            prec = (o.precision, o.final_precision) if o.is_output else (o.precision, o.precision)
+            members.append(CapacityMember(oi, m, el, full, flag_el, flag_const, prec))
         if members:
-            capacity.append(CapacityGroup(mem.name, mem.size, mem.force_double_buffering, members))
+            groups.append(CapacityGroup(mem.name, mem.size, tuple(members)))
+            # the tops alone (everything stored there) must fit whatever the mapping
+            fixed = sum(mb.full_elements * mb.precision[1] for mb in members if mb.element is None)
+            if fixed > mem.size:
+                reasons.append(f"{mem.name} cannot hold the whole operands stored there ({float(fixed):g} > {mem.size} bits)")
     return TemporalFormulation(
         ctx=ctx,
-        factors=factors,
-        temporal_sizes=sizes,
-        total_cycles=ctx.total_cycles,
-        operands=tuple(operands),
-        terms=tuple(terms),
-        capacity=tuple(capacity),
-        mac_energy=ctx.mac_energy,
+        coords=tuple(coords),
+        max_exp=tuple(max_exp),
+        elements=tuple(elements),
+        operand_elements=tuple(operand_elements),
+        prefix_element=tuple(prefix_element),
+        constant_energy=constant,
+        cost_scale=scale,
+        capacity=tuple(groups),
+        infeasible="; ".join(reasons),
     )
