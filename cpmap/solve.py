@@ -184,7 +184,7 @@ def solve_problem(
     groups: dict[tuple, list[Layer]] = {}
     for layer in selected:
         c = problem.constraints(layer)
-        key = (layer.shape_key, c.name, tuple(sorted(c.operand_links.items())))
+        key = (layer.shape_key(), c.name, tuple(sorted(c.operand_links.items())))
         groups.setdefault(key, []).append(layer)
     # spatial candidates first, in this process: bad input must stop the run before anything is solved
     tasks = []
