@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..hardware import Accelerator, MemoryLevel
+from ..imc.layer_cost import ImcLayerCost, imc_layer_cost, precharge_energy
 from ..mapping import Mapping, SpatialMapping, TemporalMapping
 from ..workload import Layer
 from ..zigzag_order import set_order
@@ -26,7 +27,6 @@ DIRECTIONS = ("rd_down", "wr_up", "rd_up", "wr_down")
 DIRECTION_TAG = {"rd_down": "tl", "wr_up": "fl", "rd_up": "th", "wr_down": "fh"}
 TAG_INDEX = {"tl": 0, "fl": 1, "th": 2, "fh": 3}
 RD_DOWN, WR_UP, RD_UP, WR_DOWN = 0, 1, 2, 3
-_CPO = 1  # cycles per operation: 1 for digital arrays
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class LayerContext:
     #: per physical port (memories in declaration order, ports in order): (port, shared by I1 and I2,
     #: the (operand index, level, direction index) duties of the layer's operands, in ZigZag's order)
     port_plan: tuple = ()
+    #: clock cycles per MAC: 1 for digital arrays, ``B_a / B_c`` for bit-serial IMC arrays (scales every cycle count)
+    cycles_per_op: float = 1
+    #: IMC arrays only: the array energy of this spatial mapping, cycles_per_op and clock (imc_model.md 7.2, 11)
+    imc: ImcLayerCost | None = None
 
     def operand(self, name: str) -> OperandContext:
         for o in self.operands:
@@ -179,9 +183,12 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
     sizes = {d: s for d, s in sizes.items() if s > 1}
     total = math.prod(sizes.values())
     array = accelerator.array
-    ideal = math.ceil(math.ceil(layer.total_macs / array.total_units) * _CPO)
+    # IMC: the MAC energy is the array's energy for this spatial mapping, not unit_energy x MACs
+    imc = imc_layer_cost(layer, accelerator, spatial) if array.imc is not None else None
+    cpo = imc.cycles_per_op if imc is not None else 1
+    ideal = math.ceil(math.ceil(layer.total_macs / array.total_units) * cpo)
     drain = 0
-    for ad in array.systolic_dimensions:
+    for ad in array.systolic_dimensions if imc is None else ():  # ZigZag's IMC arrays never drain systolically
         dims = [f for ld, f in spatial.factors_on(ad) if ld in layer.loop_sizes]
         if dims:
             drain += max(math.ceil(math.prod(dims)) - 1, 0)
@@ -206,12 +213,14 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
         temporal_sizes=sizes,
         total_cycles=total,
         same_spatial_variants=same,
-        mac_energy=array.unit_energy * layer.total_macs,
+        mac_energy=imc.energy if imc is not None else array.unit_energy * layer.total_macs,
         ideal_cycle=ideal,
         systolic_drain=drain,
         spatial_frac=frac,
         spatial_int=integer,
         port_plan=tuple(plan),
+        cycles_per_op=cpo,
+        imc=imc,
     )
 
 
@@ -430,18 +439,25 @@ def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = Tru
                 name = o.chain[m].name
                 breakdown.setdefault(o.name, {})[name] = e
                 words_out.setdefault(o.name, {})[name] = dict(zip(DIRECTIONS, words))
-    energy = mem_energy + ctx.mac_energy
+    mac_energy = ctx.mac_energy
+    if ctx.imc is not None and ctx.imc.precharge_per_pe:  # cells holding several weights: temporal-dependent
+        w = next(i for i, o in enumerate(ctx.operands) if o.name == ctx.imc.weight_operand)
+        _, n, amount, _ = mv_frac[w].dirs[0][RD_DOWN]
+        mac_energy += precharge_energy(ctx.imc, layer, tm.levels(ctx.imc.weight_operand)[0], amount * n)
+    energy = mem_energy + mac_energy
 
     # ---- latency (spec 6) ----
     lat = _latency(ctx, temporal, mv_frac, mv_int, total)
     ss_total, onload, offload, db, failures = lat
-    ideal_temporal = total * _CPO
+    if ctx.imc is not None and ctx.imc.zigzag_failures:
+        failures = [*failures, *ctx.imc.zigzag_failures]
+    ideal_temporal = total * ctx.cycles_per_op
     lat0 = ideal_temporal + ss_total
     lat1 = lat0 + onload
     lat2 = lat1 + offload + ctx.systolic_drain
     return CostResult(
         energy=energy,
-        mac_energy=ctx.mac_energy,
+        mac_energy=mac_energy,
         mem_energy=mem_energy,
         latency=lat2,
         latency_total0=lat0,
@@ -491,6 +507,7 @@ def _double_buffer_flags(ctx: LayerContext, temporal: list[_Temporal], mv_frac: 
 
 def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Movement], mv_int: list[_Movement], total: int):
     db = _double_buffer_flags(ctx, temporal, mv_frac)
+    cpo = ctx.cycles_per_op
     flags = [db[o.name] for o in ctx.operands]
     real: dict[tuple[int, int, int], int] = {}
     allowed: dict[tuple[int, int, int], int] = {}
@@ -502,7 +519,7 @@ def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Moveme
             period, n, amount, prec = mv_int[i].dirs[m][d]
             low = m + 1 if d >= RD_UP else m  # index a of the DTL's lower memory (rd_up, wr_down: this one)
             window = period if flags[i][low] else int(period / temporal[i].topir[low])
-            allowed[key] = math.ceil(window * _CPO)
+            allowed[key] = math.ceil(window * cpo)
             bw = ctx.operands[i].ports[m][d]
             real[key] = math.ceil(amount * prec / bw[1]) if bw is not None else 0
         return real[key], allowed[key]
@@ -516,7 +533,7 @@ def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Moveme
             if n == 0:
                 continue
             r, a = real_allowed(i, m, d)
-            acts.append((math.ceil(period * _CPO), a, n, (r - a) * (n - 1), a * (n - 1)))
+            acts.append((math.ceil(period * cpo), a, n, (r - a) * (n - 1), a * (n - 1)))
         if len(acts) == 1:
             ss_ports.append(acts[0][3])
         elif acts:
@@ -530,7 +547,7 @@ def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Moveme
     failures: list[str] = []
     rec: dict[tuple[int, int, int], tuple[float, bool]] = {}
     out_mop = ctx.operands[0].memory_operand
-    t_comp = math.ceil(total * _CPO) + ss_total
+    t_comp = math.ceil(total * cpo) + ss_total
     for port, is_shared, members in ctx.port_plan:
         g1, g2 = [], []
         for i, m, d in members:
@@ -542,7 +559,7 @@ def _latency(ctx: LayerContext, temporal: list[_Temporal], mv_frac: list[_Moveme
             real_allowed(i, m, d)
             (g1 if n == 1 else g2).append((i, m, d))
         if g1:
-            b_avg = sum(math.ceil(_bw_avg(ctx.operands[i], temporal[i], mv_int[i], m, d) / _CPO) for i, m, d in g2)
+            b_avg = sum(math.ceil(_bw_avg(ctx.operands[i], temporal[i], mv_int[i], m, d) / cpo) for i, m, d in g2)
             surplus = max(0, ((port.bw_max - b_avg) / port.bw_max) * t_comp)
             tot = [real[x] for x in g1]
             mins = [math.ceil(mv_int[i].data[1] * mv_int[i].stored_prec[1] / port.bw_max) for i, _, _ in g1]
