@@ -68,7 +68,7 @@ def solve(
         None, "--mapping", "-m", help="ZigZag mapping YAML: memory-operand links, spatial mapping (complete = used as given) or hints."
     ),
     objective: str = typer.Option("energy", "--objective", help="energy | latency | edp (ties broken as ZigZag does)."),
-    engine: str = typer.Option("loma", "--engine", "-e", help="loma (ZigZag's heuristic) | exhaustive (enumeration, small layers) | cpsat | milp (exact, with a certificate)."),
+    engine: str = typer.Option("cpsat", "--engine", "-e", help="loma (ZigZag's heuristic) | exhaustive (enumeration, small layers) | cpsat | milp (exact, with a certificate)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the exact engines (best so far + proven gap)."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes (results do not depend on it)."),

@@ -206,9 +206,11 @@ def formulate(ctx: LayerContext) -> TemporalFormulation:
             raise _port_missing(ctx, o, m, direction)
         return word_count(amount, prec, bw[0], bw[1], n, o.spatial_frac.instances[m + 1])
 
+    int_costs = [[(int(r * scale), int(w * scale)) for r, w in cs] for cs in costs]
+
     def scaled(o_idx: int, m: int, reads: int, writes: int) -> int:
-        r, w = costs[o_idx][m]
-        return int((r * reads + w * writes) * scale)
+        r, w = int_costs[o_idx][m]
+        return r * reads + w * writes
 
     elements: list[ChainElement] = []
     operand_elements: list[tuple[int, ...]] = []

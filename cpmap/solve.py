@@ -58,7 +58,7 @@ def get_engine(name: str):
 class SolveOptions:
     """What ``cpmap solve`` lets a user choose."""
 
-    engine: str = "loma"
+    engine: str = "cpsat"
     objective: str = "energy"
     time_limit: float | None = None
     lpf_limit: int = 6
@@ -226,7 +226,7 @@ def solve(
     accelerator: str | Path,
     mapping: str | Path | None = None,
     *,
-    engine: str = "loma",
+    engine: str = "cpsat",
     objective: str = "energy",
     layers: list[str] | None = None,
     jobs: int = 1,
