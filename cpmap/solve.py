@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from .api import Problem, _select, load_problem
+from .api import Problem, _select, for_layer, load_problem, locality_accelerators
 from .cost.model import prepare
 from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
 from .engines.loma import better
@@ -48,8 +48,10 @@ def get_engine(name: str):
 
         return cpsat
     if name == "milp":
-        from .engines.milp import milp
-
+        try:
+            from .engines.milp import milp
+        except ModuleNotFoundError:
+            raise InputError(None, "--engine", "the milp engine is not available yet (work in progress); use cpsat, exhaustive or loma") from None
         return milp
     raise InputError(None, "--engine", f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
@@ -67,6 +69,8 @@ class SolveOptions:
     jobs: int = 1
     threads: int = 1
     max_space: int = 2_000_000
+    #: inter-layer data locality (spec 8.5); None = as ZigZag: on for IMC accelerators or mixed spatial mappings
+    data_locality: bool | None = None
 
     def engine_options(self) -> EngineOptions:
         return EngineOptions(
@@ -82,6 +86,7 @@ def check_options(options: SolveOptions) -> None:
     """Reject bad settings before any work starts (exit 2 in the CLI)."""
     if options.engine not in ENGINES:
         raise InputError(None, "--engine", f"unknown engine {options.engine!r} (choose from {', '.join(ENGINES)})")
+    get_engine(options.engine)  # an engine that cannot load stops the run here, not in a worker
     if options.objective not in OBJECTIVES:
         raise InputError(None, "--objective", f"unknown objective {options.objective!r} (choose from {', '.join(OBJECTIVES)})")
     if options.jobs < 1:
@@ -102,7 +107,7 @@ def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) ->
         problem.accelerator,
         c,
         nb_mappings=options.nb_spatial_mappings,
-        mixed=options.mixed_spatial,
+        mixed=options.mixed_spatial or problem.accelerator.array.imc is not None,  # ZigZag's IMC flow always mixes
         path=problem.mapping_file.path,
         workload_dims=problem.workload_dims,
     )
@@ -181,16 +186,20 @@ def solve_problem(
     """
     check_options(options)
     selected = _select(problem, layer_names)
+    accs = locality_accelerators(problem, options.data_locality, options.mixed_spatial)
     groups: dict[tuple, list[Layer]] = {}
     for layer in selected:
         c = problem.constraints(layer)
         key = (layer.shape_key(), c.name, tuple(sorted(c.operand_links.items())))
+        # with data locality, equal layers may sit on different (pruned) hierarchies
+        key += tuple((m.name, m.operands) for m in for_layer(problem, accs, layer).accelerator.memories)
         groups.setdefault(key, []).append(layer)
     # spatial candidates first, in this process: bad input must stop the run before anything is solved
     tasks = []
     for members in groups.values():
         rep = members[0]
-        tasks.append((problem, rep, spatial_candidates(problem, rep, options), options))
+        lp = for_layer(problem, accs, rep)
+        tasks.append((lp, rep, spatial_candidates(lp, rep, options), options))
     solved: list[LayerResult] = [None] * len(tasks)  # type: ignore[list-item]
     done = 0
     if options.jobs > 1 and len(tasks) > 1:
@@ -234,6 +243,7 @@ def solve(
     lpf_limit: int = 6,
     nb_spatial_mappings: int = 3,
     mixed_spatial: bool = False,
+    data_locality: bool | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> RunResult:
     """Load the inputs and map every layer (or ``layers``) with ``engine``; see :func:`solve_problem`."""
@@ -246,6 +256,7 @@ def solve(
         nb_spatial_mappings=nb_spatial_mappings,
         mixed_spatial=mixed_spatial,
         jobs=jobs,
+        data_locality=data_locality,
     )
     return solve_problem(problem, options, layers, progress)
 

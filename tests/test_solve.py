@@ -132,7 +132,7 @@ def test_cli_solve_resnet_layers_round_trip(tmp_path: Path) -> None:
     hw, mp = MODELS / "accelerators/tpu_like.yaml", MODELS / "mappings/tpu_like.yaml"
     names = "/conv1/Conv,/layer2/layer2.0/downsample/downsample.0/Conv,/fc/Gemm"
     out = tmp_path / "r.json"
-    res = _run("solve", RESNET, "-a", hw, "-m", mp, "--objective", "latency", "--layers", names, "-o", out, "-q")
+    res = _run("solve", RESNET, "-a", hw, "-m", mp, "--engine", "loma", "--objective", "latency", "--layers", names, "-o", out, "-q")
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     assert [x["name"] for x in doc["layers"]] == names.split(",")
@@ -215,7 +215,7 @@ def test_identical_layers_solved_once(tmp_path: Path, monkeypatch) -> None:
     assert _fingerprint(alone) == _fingerprint(by["a"])
     # and it shows in the result JSON
     out = tmp_path / "r.json"
-    res = _run("solve", wl, "--accelerator", TOY_HW, "-o", out, "-q")
+    res = _run("solve", wl, "--accelerator", TOY_HW, "--engine", "loma", "-o", out, "-q")
     assert res.exit_code == 0, res.output
     layers = json.loads(out.read_text())["layers"]
     assert any("solved once" in n for n in layers[1]["notes"])
@@ -226,8 +226,8 @@ def test_jobs_do_not_change_results() -> None:
     problem = _problem("edge_tpu_like")
     names = ["/conv1/Conv", "/layer3/layer3.0/conv1/Conv", "/fc/Gemm"]
     for objective in ("energy", "latency"):
-        one = solve_problem(problem, SolveOptions(objective=objective, jobs=1), names)
-        two = solve_problem(problem, SolveOptions(objective=objective, jobs=2), names)
+        one = solve_problem(problem, SolveOptions(engine="loma", objective=objective, jobs=1), names)
+        two = solve_problem(problem, SolveOptions(engine="loma", objective=objective, jobs=2), names)
         assert [r.name for r in one.layers] == [r.name for r in two.layers] == names
         for a, b in zip(one.layers, two.layers):
             assert _fingerprint(a) == _fingerprint(b), a.name
@@ -255,11 +255,11 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, case: str, ex
     out = tmp_path / "r.json"
     mp = tmp_path / "map.yaml"
     text = TOY_MAP.read_text()
-    extra: list[str] = []
+    extra: list[str] = ["--engine", "loma"]
     if case == "engine":
         extra = ["--engine", "gurobi"]
     elif case == "objective":
-        extra = ["--objective", "power"]
+        extra += ["--objective", "power"]
     elif case == "array_dim":
         text = text.replace("    D1:\n", "    D3:\n")
     elif case == "too_large":
@@ -267,9 +267,9 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, case: str, ex
     elif case == "layer_dim":
         text = text.replace("- K, 4", "- Q, 2")
     elif case == "layers":
-        extra = ["--layers", "nope"]
+        extra += ["--layers", "nope"]
     elif case == "jobs":
-        extra = ["--jobs", "0"]
+        extra += ["--jobs", "0"]
     mp.write_text(text)
     res = _run("solve", TOY_WL, "--accelerator", TOY_HW, "--mapping", mp, "--output", out, *extra)
     assert res.exit_code == 2, res.output
@@ -286,7 +286,7 @@ def test_layer_fitting_no_memory_is_infeasible_others_solved(tmp_path: Path) -> 
     hw.write_text(TOY_HW.read_text().replace("size: 1048576", "size: 4096"))
     wl = _toy_workload(tmp_path, [("small", 4, 4, 4), ("big", 64, 64, 8)])
     out = tmp_path / "r.json"
-    res = _run("solve", wl, "--accelerator", hw, "--output", out, "--quiet")
+    res = _run("solve", wl, "--accelerator", hw, "--engine", "loma", "--output", out, "--quiet")
     assert res.exit_code == 1, res.output
     doc = json.loads(out.read_text())
     small, big = doc["layers"]
@@ -296,7 +296,7 @@ def test_layer_fitting_no_memory_is_infeasible_others_solved(tmp_path: Path) -> 
     assert "big: infeasible:" in res.output
     assert doc["total"]["energy"] == small["energy"]
     # same through the API
-    run = solve_problem(load_problem(wl, hw), SolveOptions())
+    run = solve_problem(load_problem(wl, hw), SolveOptions(engine="loma"))
     assert [r.status for r in run.layers] == ["heuristic", "infeasible"] and exit_code(run) == 1
 
 
