@@ -138,3 +138,34 @@ def test_cutoff_prunes_with_a_proof():
     assert pruned.status == "pruned" and pruned.bound == best.cost.energy * 0.99
     tie = cpsat(ctx, EngineOptions(cutoff=best.cost.energy))
     assert tie.status == "optimal" and tie.cost.energy == best.cost.energy
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the MILP backend (Pyomo + HiGHS) on the same formulation
+# ---------------------------------------------------------------------------------------------------------
+
+
+@needs_examples
+def test_milp_equals_exhaustive_and_cpsat_on_the_fixed_cases(tmp_path: Path):
+    from cpmap.engines.milp import milp
+
+    for name, ctx in _cases(tmp_path).items():
+        ex = exhaustive(ctx, EngineOptions(max_space=10**7))
+        r = milp(ctx, EngineOptions())
+        if ex.status == "infeasible":
+            assert r.status == "infeasible", name
+            continue
+        _assert_exact(ctx, r)
+        assert _rel(r.cost.energy, ex.cost.energy) <= 1e-9, (name, r.cost.energy, ex.cost.energy)
+
+
+@pytest.mark.parametrize("acc,index", [("tpu_like", 1), ("ascend_like", 20), ("edge_tpu_like", 7)])
+def test_milp_equals_cpsat_on_resnet_layers(acc: str, index: int):
+    from cpmap.engines.milp import milp
+
+    ctx, _ = _resnet_ctx(acc, index)
+    a = milp(ctx, EngineOptions())
+    b = cpsat(ctx, EngineOptions())
+    _assert_exact(ctx, a)
+    _assert_exact(ctx, b)
+    assert _rel(a.cost.energy, b.cost.energy) <= 1e-9

@@ -11,10 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..cost.model import CostResult, LayerContext
+from ..cost.model import CostResult, LayerContext, evaluate_temporal
+from ..errors import CpmapError
 from ..mapping import TemporalMapping
 
 OBJECTIVES = ("energy", "latency", "edp")
+
+#: the exact engines' tolerance between the solver's objective and the cost model's value
+REL_TOL = 1e-9
+
+
+class ExactnessError(CpmapError):
+    """The solver's objective differs from the cost model's value of the returned mapping (a bug)."""
 
 
 @dataclass(frozen=True)
@@ -62,3 +70,19 @@ def objective_value(objective: str, cost: CostResult) -> float:
     if objective == "edp":
         return cost.energy * cost.latency
     raise ValueError(f"unknown objective {objective!r}")
+
+
+def empty_order(ctx: LayerContext, options: EngineOptions) -> EngineResult:
+    """No temporal loop: one mapping, all levels empty."""
+    tm = TemporalMapping((), {o.name: tuple(0 for _ in o.chain) for o in ctx.operands})
+    from .capacity import capacity_violations
+
+    if capacity_violations(ctx, tm):
+        return EngineResult("infeasible", message="the spatial tiles do not fit the memories")
+    cost = evaluate_temporal(ctx, tm)
+    v = objective_value(options.objective, cost)
+    # nothing to decide: the single mapping's energy is its own proof
+    stats = {"solver_energy": cost.energy, "coords": 0}
+    if options.objective == "energy":
+        return EngineResult("optimal", tm, cost, v, v, stats=stats)
+    return EngineResult("feasible", tm, cost, v, float(ctx.total_cycles) if options.objective == "latency" else None, stats=stats)

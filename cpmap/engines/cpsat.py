@@ -25,18 +25,10 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 
 from ..cost.model import LayerContext, evaluate_temporal
-from ..errors import CpmapError
 from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
 from ..mapping import TemporalMapping
-from .base import EngineOptions, EngineResult, objective_value
+from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
 from .capacity import capacity_violations
-
-REL_TOL = 1e-9
-
-
-class ExactnessError(CpmapError):
-    """The solver's objective differs from the cost model's value of the returned mapping (a bug)."""
-
 
 class ChainModel:
     """The CP-SAT model of a tile-chain formulation."""
@@ -148,25 +140,11 @@ class ChainModel:
         return self.form.decode(tiles)
 
 
-def _empty_order(ctx: LayerContext, options: EngineOptions) -> EngineResult:
-    """No temporal loop: one mapping, all levels empty."""
-    tm = TemporalMapping((), {o.name: tuple(0 for _ in o.chain) for o in ctx.operands})
-    if capacity_violations(ctx, tm):
-        return EngineResult("infeasible", message="the spatial tiles do not fit the memories")
-    cost = evaluate_temporal(ctx, tm)
-    v = objective_value(options.objective, cost)
-    # nothing to decide: the single mapping's energy is its own proof
-    stats = {"solver_energy": cost.energy, "coords": 0}
-    if options.objective == "energy":
-        return EngineResult("optimal", tm, cost, v, v, stats=stats)
-    return EngineResult("feasible", tm, cost, v, float(ctx.total_cycles) if options.objective == "latency" else None, stats=stats)
-
-
 def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """Minimise the energy of the temporal mapping exactly; see the module docstring for other objectives."""
     t0 = time.perf_counter()
     if not ctx.temporal_sizes:
-        return _empty_order(ctx, options)
+        return empty_order(ctx, options)
     try:
         form = formulate(ctx)
     except FormulationTooLarge as exc:

@@ -1,0 +1,202 @@
+"""The exact engine's MILP backend: the tile-chain formulation (:mod:`cpmap.formulation`) in Pyomo,
+solved by HiGHS.
+
+Encoding (spec 9.3, MILP column): one binary per (chain element, table row) with exactly one row per
+element, so exponents, energies, tile elements and flags are linear in the binaries; the chain as one
+binary per pair of elements of different operands with big-M = the maximal exponent; capacity per memory
+linear, with the output's precision chosen by another element's "irrelevant loop left above" flag
+linearised exactly (binary x bounded continuous, McCormick). The objective is the scaled integer energy;
+HiGHS runs with a zero relative gap and an absolute gap below one scaled unit, so "optimal" is a proof.
+The decoded mapping is re-evaluated by the cost model and compared, as for CP-SAT.
+
+Same objective rules as the CP-SAT backend: energy exact; latency and EDP reported as ``feasible`` with a
+valid bound only.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import subprocess
+import sys
+import time
+from fractions import Fraction
+
+import pyomo.environ as pyo
+
+from ..cost.model import LayerContext, evaluate_temporal
+from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
+from ..mapping import TemporalMapping
+from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
+from .capacity import capacity_violations
+
+
+def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
+    m = pyo.ConcreteModel()
+    n_c = len(form.coords)
+    rows = []
+    for el in form.elements:
+        keep = [i for i, row in enumerate(el.rows) if all(el.free[c] or row[c] == 0 for c in range(n_c))]
+        rows.append(keep)
+    m.Z = pyo.Set(initialize=[(e, r) for e, keep in enumerate(rows) for r in keep], dimen=2)
+    m.z = pyo.Var(m.Z, domain=pyo.Binary)
+    m.one = pyo.ConstraintList()
+    for e, keep in enumerate(rows):
+        m.one.add(sum(m.z[e, r] for r in keep) == 1)
+
+    def x(e: int, c: int):
+        el = form.elements[e]
+        return sum(el.rows[r][c] * m.z[e, r] for r in rows[e] if el.rows[r][c])
+
+    m.chain = pyo.ConstraintList()
+    for oi, ids in enumerate(form.operand_elements):
+        seq = [e for e in [form.prefix_element[oi], *ids] if e is not None]
+        for a, b in zip(seq, seq[1:]):
+            for c in range(n_c):
+                m.chain.add(x(a, c) <= x(b, c))
+    pairs = [(a, b) for a in range(len(form.elements)) for b in range(a + 1, len(form.elements)) if form.elements[a].operand != form.elements[b].operand]
+    m.le = pyo.Var(range(len(pairs)), domain=pyo.Binary)
+    for p, (a, b) in enumerate(pairs):
+        for c in range(n_c):
+            big = form.max_exp[c]
+            m.chain.add(x(a, c) - x(b, c) <= big * (1 - m.le[p]))
+            m.chain.add(x(b, c) - x(a, c) <= big * m.le[p])
+    m.cap = pyo.ConstraintList()
+    m.y = pyo.VarList(domain=pyo.NonNegativeReals)
+    for g in form.capacity:
+        total = 0
+        for mb in g.members:
+            part, fin = mb.precision
+            if mb.flag_element is not None:
+                fe = form.elements[mb.flag_element]
+                flag = sum(m.z[mb.flag_element, r] for r in rows[mb.flag_element] if fe.ir_left[r])
+            else:
+                flag = 1 if mb.flag_const else 0
+            if mb.element is None:
+                total += float(mb.full_elements) * (fin + (part - fin) * flag)
+                continue
+            el = form.elements[mb.element]
+            size_of = {r: float(el.elements[r]) * (2 if el.doubled[r] else 1) for r in rows[mb.element]}
+            base = sum(size_of[r] * m.z[mb.element, r] for r in rows[mb.element])
+            total += fin * base
+            if part != fin and not (isinstance(flag, int) and flag == 0):
+                if isinstance(flag, int):
+                    total += (part - fin) * base
+                else:
+                    cmax = max(size_of.values())
+                    y = m.y.add()
+                    m.cap.add(y <= cmax * flag)
+                    m.cap.add(y <= base)
+                    m.cap.add(y >= base - cmax * (1 - flag))
+                    total += (part - fin) * y
+        if isinstance(total, (int, float)):
+            if total > g.size:  # constant tiles alone overflow: no mapping at all
+                m.cap.add(m.z[next(iter(m.Z))] >= 2)
+            continue
+        m.cap.add(total <= g.size)
+    m.obj = pyo.Objective(
+        expr=sum(form.elements[e].energy[r] * m.z[e, r] for e, r in m.Z) + form.constant_energy,
+        sense=pyo.minimize,
+    )
+    return m, rows
+
+
+def _decode(form: TemporalFormulation, m, rows) -> TemporalMapping:
+    tiles = []
+    for e, keep in enumerate(rows):
+        r = max(keep, key=lambda r: pyo.value(m.z[e, r]))
+        tiles.append(form.elements[e].rows[r])
+    return form.decode(tiles)
+
+
+def milp(ctx: LayerContext, options: EngineOptions) -> EngineResult:
+    """Minimise the energy exactly with HiGHS (single thread: deterministic).
+
+    Runs in a fresh child process: OR-Tools' shared library embeds its own HiGHS, whose symbols clash
+    with highspy's when both are loaded in one process (whichever comes second fails to load).
+    """
+    # a plain child interpreter (not multiprocessing's spawn, which re-imports the caller's __main__)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import cpmap.engines.milp as m; m._child()"],
+        input=pickle.dumps((ctx, options)),
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"MILP child process failed: {proc.stderr.decode(errors='replace').strip().splitlines()[-1:]}")
+    result = pickle.loads(proc.stdout)
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _child() -> None:
+    """Entry of the child process: a pickled (ctx, options) on stdin, the pickled result on stdout."""
+    ctx, options = pickle.loads(sys.stdin.buffer.read())
+    try:
+        out: object = _milp_here(ctx, options)
+    except Exception as exc:  # the parent re-raises it
+        out = exc
+    sys.stdout.buffer.write(pickle.dumps(out))
+
+
+def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    t0 = time.perf_counter()
+    if not ctx.temporal_sizes:
+        return empty_order(ctx, options)
+    try:
+        form = formulate(ctx)
+    except FormulationTooLarge as exc:
+        return EngineResult("infeasible", message=str(exc))
+    if form.infeasible:
+        return EngineResult("infeasible", message=form.infeasible)
+    m, rows = _build(form)
+    if options.cutoff is not None and options.objective == "energy":
+        limit = (Fraction(options.cutoff) - Fraction(ctx.mac_energy)) * form.cost_scale
+        m.cutoff = pyo.Constraint(expr=m.obj.expr <= math.floor(limit * (1 + 1e-12)))
+    config = {
+        "load_solutions": False,
+        "raise_exception_on_nonoptimal_result": False,
+        "threads": 1,  # deterministic
+        "rel_gap": 0.0,
+        "abs_gap": 0.5,  # the scaled objective is an integer: a gap below 1 is a proof
+        "solver_options": {"random_seed": 0},
+    }
+    if options.time_limit is not None:
+        config["time_limit"] = float(options.time_limit)
+    solver = Highs()
+    if not solver.available():  # also resolves Pyomo's deferred import of highspy before solve()
+        raise RuntimeError("HiGHS (highspy) is not available")
+    res = solver.solve(m, **config)
+    tc = res.termination_condition.name
+    stats = {"coords": len(form.coords), "elements": len(form.elements), "binaries": len(m.Z), "solver_status": tc}
+    if tc in ("provenInfeasible", "locallyInfeasible", "infeasibleOrUnbounded"):
+        if options.cutoff is not None and options.objective == "energy":
+            return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
+        return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
+    if res.incumbent_objective is None:
+        return EngineResult("infeasible", message=f"no mapping found ({tc})", stats=stats)
+    res.solution_loader.load_vars()
+    tm = _decode(form, m, rows)
+    violations = capacity_violations(ctx, tm)
+    cost = evaluate_temporal(ctx, tm)
+    solver_energy = float(form.energy(round(res.incumbent_objective)))
+    proven = tc == "convergenceCriteriaSatisfied"
+    stats["solver_energy"] = solver_energy
+    stats["seconds"] = time.perf_counter() - t0
+    mismatch = abs(solver_energy - cost.energy) > REL_TOL * max(1.0, abs(cost.energy))
+    if violations or (mismatch and (proven or cost.energy > solver_energy)):
+        raise ExactnessError(
+            f"layer {ctx.layer.name}: MILP energy {solver_energy!r} != cost model {cost.energy!r}"
+            + (f"; capacity violated: {violations}" if violations else "")
+        )
+    value = objective_value(options.objective, cost)
+    bound_scaled = res.objective_bound if res.objective_bound is not None else 0
+    energy_bound = float(form.energy(math.ceil(bound_scaled - 1e-6)))
+    if options.objective == "energy":
+        return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
+    lat_bound = float(ctx.total_cycles)
+    bound = lat_bound if options.objective == "latency" else energy_bound * lat_bound
+    return EngineResult("feasible", tm, cost, value, min(bound, value), stats=stats, message="latency is not encoded; bound = T_tot cycles")
