@@ -129,6 +129,7 @@ def test_deterministic_and_latency_never_called_optimal():
     assert a.temporal == b.temporal and a.cost.energy == b.cost.energy
     lat = cpsat(ctx, EngineOptions(objective="latency"))
     assert lat.status == "feasible" and lat.bound <= lat.objective_value
+    assert lat.cost.latency <= loma_temporal(ctx, "latency", 6).cost.latency
 
 
 def test_cutoff_prunes_with_a_proof():

@@ -8,9 +8,10 @@ double buffering selected by table flags). The objective is the cost model's ene
 Every solution is decoded, re-evaluated by the cost model and compared (:class:`ExactnessError` on any
 difference at a proven optimum).
 
-Energy is encoded exactly. Latency and EDP are not: for those objectives the engine minimises energy and
-reports status ``feasible`` with the proven lower bound ``T_tot`` cycles (spec 9.4) for latency and
-``E* x T_tot`` for EDP, never ``optimal``.
+Energy is encoded exactly. Latency and EDP are not: for those objectives the engine proves the energy
+optimum ``E*``, returns the better of that mapping and LOMA's best for the objective, with status
+``feasible`` and the bound ``T_tot + drain`` cycles (latency) or ``E* x (T_tot + drain)`` (EDP), never
+``optimal`` (:mod:`cpmap.engines.nonenergy`).
 
 The solver runs one deterministic worker, so a layer gets the same mapping on any machine and with any
 ``--jobs``; with a time limit the incumbent may depend on machine speed.
@@ -29,6 +30,7 @@ from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
 from ..mapping import TemporalMapping
 from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
 from .capacity import capacity_violations
+from .nonenergy import finish_non_energy
 
 class ChainModel:
     """The CP-SAT model of a tile-chain formulation."""
@@ -197,6 +199,4 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     if options.objective == "energy":
         # at a proven optimum the bound is the value (the exact rational and the float sum agree to 1e-9)
         return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
-    lat_bound = float(ctx.total_cycles)
-    bound = lat_bound if options.objective == "latency" else energy_bound * lat_bound
-    return EngineResult("feasible", tm, cost, value, min(bound, value), stats=stats, message="latency is not encoded; bound = T_tot cycles")
+    return finish_non_energy(ctx, options, tm, cost, energy_bound, stats)

@@ -10,7 +10,7 @@ HiGHS runs with a zero relative gap and an absolute gap below one scaled unit, s
 The decoded mapping is re-evaluated by the cost model and compared, as for CP-SAT.
 
 Same objective rules as the CP-SAT backend: energy exact; latency and EDP reported as ``feasible`` with a
-valid bound only.
+valid bound only (:mod:`cpmap.engines.nonenergy`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
 from ..mapping import TemporalMapping
 from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
 from .capacity import capacity_violations
+from .nonenergy import finish_non_energy
 
 
 def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
@@ -197,6 +198,4 @@ def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     energy_bound = float(form.energy(math.ceil(bound_scaled - 1e-6)))
     if options.objective == "energy":
         return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
-    lat_bound = float(ctx.total_cycles)
-    bound = lat_bound if options.objective == "latency" else energy_bound * lat_bound
-    return EngineResult("feasible", tm, cost, value, min(bound, value), stats=stats, message="latency is not encoded; bound = T_tot cycles")
+    return finish_non_energy(ctx, options, tm, cost, energy_bound, stats)
