@@ -134,6 +134,10 @@ from .cli_imc import imc as _imc  # noqa: E402  (cpmap imc HW.yaml [--json] | cp
 
 app.command("imc")(_imc)
 
+from .cli_compare import compare as _compare  # noqa: E402  (cpmap compare WORKLOAD -a HW.yaml --engines ...)
+
+app.command("compare")(_compare)
+
 
 def main() -> None:  # pragma: no cover - console entry point
     app()
