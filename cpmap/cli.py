@@ -76,6 +76,7 @@ def solve(
     spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer when the mapping file does not fix one (ZigZag's default 3)."),
     mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings (several layer dims on one array dim)."),
     max_space: int = typer.Option(2_000_000, "--max-space", help="exhaustive: refuse layers with more mappings than this."),
+    loma_hint: bool = typer.Option(False, "--loma-hint", help="cpsat: start from LOMA's best mapping (useful with --time-limit)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result JSON here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -100,6 +101,7 @@ def solve(
             mixed_spatial=mixed_spatial,
             jobs=jobs,
             max_space=max_space,
+            loma_hint=loma_hint,
         )
         names = layers.split(",") if layers else None
         if quiet:

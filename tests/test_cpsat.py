@@ -170,3 +170,14 @@ def test_milp_equals_cpsat_on_resnet_layers(acc: str, index: int):
     _assert_exact(ctx, a)
     _assert_exact(ctx, b)
     assert _rel(a.cost.energy, b.cost.energy) <= 1e-9
+
+
+def test_time_limit_gives_a_mapping_with_a_proven_bound():
+    """A time limit far too short to prove anything: still a mapping (the solver's incumbent or LOMA's),
+    status feasible unless proven, and a bound never above the value."""
+    ctx, _ = _resnet_ctx("meta_prototype", 7)
+    r = cpsat(ctx, EngineOptions(time_limit=0.001))
+    assert r.status in ("feasible", "optimal")
+    assert r.cost is not None and r.bound is not None and r.bound <= r.objective_value
+    again = evaluate_temporal(ctx, r.temporal)
+    assert again.energy == r.cost.energy

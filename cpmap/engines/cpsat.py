@@ -30,7 +30,7 @@ from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
 from ..mapping import TemporalMapping
 from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
 from .capacity import capacity_violations
-from .nonenergy import finish_non_energy
+from .nonenergy import fallback_to_loma, finish_non_energy
 
 class ChainModel:
     """The CP-SAT model of a tile-chain formulation."""
@@ -180,7 +180,8 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
             return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
         return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return EngineResult("infeasible", message=f"no mapping found within the time limit ({solver.status_name(status)})", stats=stats)
+        bound = float(form.energy(math.floor(solver.best_objective_bound + 1e-6)))
+        return fallback_to_loma(ctx, options, bound, stats, f"no solution within the time limit ({solver.status_name(status)})")
     tm = model.decode(solver)
     violations = capacity_violations(ctx, tm)
     cost = evaluate_temporal(ctx, tm)

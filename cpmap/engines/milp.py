@@ -29,7 +29,7 @@ from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
 from ..mapping import TemporalMapping
 from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
 from .capacity import capacity_violations
-from .nonenergy import finish_non_energy
+from .nonenergy import fallback_to_loma, finish_non_energy
 
 
 def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
@@ -178,7 +178,8 @@ def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
             return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
         return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
     if res.incumbent_objective is None:
-        return EngineResult("infeasible", message=f"no mapping found ({tc})", stats=stats)
+        bound = float(form.energy(math.ceil(res.objective_bound - 1e-6))) if res.objective_bound is not None else None
+        return fallback_to_loma(ctx, options, bound, stats, f"no solution within the time limit ({tc})")
     res.solution_loader.load_vars()
     tm = _decode(form, m, rows)
     violations = capacity_violations(ctx, tm)

@@ -36,3 +36,19 @@ def finish_non_energy(
         stats=stats,
         message=f"{options.objective} is not encoded exactly: best of the energy optimum and LOMA ({source}); bound from T_tot + drain",
     )
+
+
+def fallback_to_loma(ctx: LayerContext, options: EngineOptions, energy_bound: float | None, stats: dict, why: str) -> EngineResult:
+    """The exact solver stopped (time limit) before any solution: LOMA's best mapping is the incumbent,
+    with the solver's proven bound; ``unknown`` when LOMA finds nothing either (never "infeasible")."""
+    heuristic = loma_temporal(ctx, options.objective, options.lpf_limit)
+    if heuristic.cost is None:
+        return EngineResult("unknown", message=f"{why}; LOMA found no mapping either", stats=stats)
+    value = objective_value(options.objective, heuristic.cost)
+    if options.objective == "energy":
+        bound = energy_bound
+    else:
+        cycles = float(ctx.total_cycles + ctx.systolic_drain)
+        bound = cycles if options.objective == "latency" else (energy_bound or 0.0) * cycles
+    bound = None if bound is None else min(bound, value)
+    return EngineResult("feasible", heuristic.temporal, heuristic.cost, value, bound, stats=dict(stats, mapping_from="LOMA"), message=f"{why}: LOMA's mapping with the solver's bound")
