@@ -7,7 +7,7 @@ engine -> ``Mapping`` -> cost model -> ``LayerResult``/``RunResult`` -> report.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cost.model import evaluate, loop_products, prepare
@@ -17,6 +17,7 @@ from .hardware import Accelerator
 from .io.hardware_yaml import load_accelerator
 from .io.mapping_yaml import DEFAULT_MAPPING_FILE, MappingFile, load_mapping_yaml
 from .io.workloads import load_workload
+from .locality import WorkloadGraph, layer_accelerators, workload_graph
 from .mapping import Mapping, MappingConstraints, SpatialMapping
 from .result import LayerResult, RunResult, mapping_from_json, read_result_json
 from .spatial_generation import generate_spatial_mappings
@@ -32,6 +33,8 @@ class Problem:
     mapping_file: MappingFile
     workload_name: str
     notes: tuple[str, ...] = ()
+    #: the workload's layer graph (ZigZag's), for inter-layer data locality
+    graph: WorkloadGraph | None = None
 
     def constraints(self, layer: Layer) -> MappingConstraints:
         return self.mapping_file.for_layer(layer)
@@ -47,10 +50,37 @@ def load_problem(workload: str | Path, accelerator: str | Path, mapping: str | P
     acc = load_accelerator(accelerator)
     layers, notes = load_workload(workload)
     mf = load_mapping_yaml(mapping) if mapping is not None else DEFAULT_MAPPING_FILE
-    problem = Problem(tuple(layers), acc, mf, Path(workload).name, tuple(notes))
+    problem = Problem(tuple(layers), acc, mf, Path(workload).name, tuple(notes), workload_graph(workload, layers))
     for layer in layers:
         _check_links(problem, layer, str(mapping) if mapping is not None else None)
     return problem
+
+
+def locality_accelerators(problem: Problem, data_locality: bool | None, mixed_spatial: bool = False) -> dict[str, Accelerator] | None:
+    """Per layer name, the accelerator the layer is costed on when inter-layer data locality is on (memories above
+    the levels it may keep its data in removed, spec cost_model.md 8.5); ``None`` when off.
+
+    ``data_locality=None`` follows ZigZag: on for IMC accelerators and with mixed spatial mappings. In that automatic
+    mode a workload where ZigZag's planning would fail (no memory level fits some layer) runs without locality;
+    asked for explicitly, it is an :class:`InputError`.
+    """
+    auto = data_locality is None
+    on = (problem.accelerator.array.imc is not None or mixed_spatial) if auto else data_locality
+    if not on or problem.graph is None:
+        return None
+    try:
+        return layer_accelerators(problem.layers, problem.graph, problem.accelerator, lambda l: dict(problem.constraints(l).operand_links))
+    except ValueError as exc:
+        if auto:
+            return None
+        raise InputError(None, "--data-locality", str(exc)) from None
+
+
+def for_layer(problem: Problem, accelerators: dict[str, Accelerator] | None, layer: Layer) -> Problem:
+    """The problem as one layer sees it: with its own (data-locality) accelerator when there is one."""
+    if accelerators is None or accelerators[layer.name] is problem.accelerator:
+        return problem
+    return replace(problem, accelerator=accelerators[layer.name])
 
 
 def _check_links(problem: Problem, layer: Layer, path: str | None) -> None:
@@ -116,9 +146,15 @@ def mapping_from_yaml(problem: Problem, layer: Layer) -> Mapping:
     return Mapping(spatial, tm, dict(c.operand_links))
 
 
-def evaluate_problem(problem: Problem, mapping_json: str | Path | None = None, layer_names: list[str] | None = None) -> RunResult:
-    """Cost given mappings: from a result JSON (by layer name) or from the mapping YAML's full orderings."""
+def evaluate_problem(
+    problem: Problem, mapping_json: str | Path | None = None, layer_names: list[str] | None = None, data_locality: bool | None = None
+) -> RunResult:
+    """Cost given mappings: from a result JSON (by layer name) or from the mapping YAML's full orderings.
+
+    ``data_locality``: see :func:`locality_accelerators` (default: on for IMC accelerators, as ZigZag).
+    """
     selected = _select(problem, layer_names)
+    accs = locality_accelerators(problem, data_locality)
     results: list[LayerResult] = []
     if mapping_json is not None:
         data = read_result_json(mapping_json)
@@ -136,13 +172,15 @@ def evaluate_problem(problem: Problem, mapping_json: str | Path | None = None, l
                 continue
             i, e = by_name[key]
             c = problem.constraints(layer)
-            m = mapping_from_json(e["mapping"], problem.accelerator, c.operand_links, layer.operands, mapping_json, f"layers[{i}].mapping")
-            results.append(_evaluate_one(layer, problem, m, mapping_json, f"layers[{i}].mapping"))
+            lp = for_layer(problem, accs, layer)
+            m = mapping_from_json(e["mapping"], lp.accelerator, c.operand_links, layer.operands, mapping_json, f"layers[{i}].mapping")
+            results.append(_evaluate_one(layer, lp, m, mapping_json, f"layers[{i}].mapping"))
         if not results:
             raise InputError(mapping_json, "layers", "no mapping for any selected layer of the workload")
     else:
         for layer in selected:
-            results.append(_evaluate_one(layer, problem, mapping_from_yaml(problem, layer), problem.mapping_file.path, "temporal_ordering"))
+            lp = for_layer(problem, accs, layer)
+            results.append(_evaluate_one(layer, lp, mapping_from_yaml(lp, layer), problem.mapping_file.path, "temporal_ordering"))
     return RunResult(problem.accelerator.name, problem.workload_name, "energy", "evaluate", results)
 
 

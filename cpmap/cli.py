@@ -40,6 +40,9 @@ def evaluate(
     ),
     mapping_file: Optional[Path] = typer.Option(None, "--mapping-file", "-f", help="Result JSON whose per-layer 'mapping' objects are costed."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
+    data_locality: Optional[bool] = typer.Option(
+        None, "--data-locality/--no-data-locality", help="Inter-layer data locality (prune memories above where a layer's data may stay). Default: on for IMC accelerators, as ZigZag."
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result JSON here."),
 ) -> None:
     """Cost given mappings with cpmap's cost model (no search): energy, latency and their breakdowns."""
@@ -49,7 +52,7 @@ def evaluate(
 
     try:
         problem = load_problem(workload, accelerator, mapping)
-        run = evaluate_problem(problem, mapping_file, layers.split(",") if layers else None)
+        run = evaluate_problem(problem, mapping_file, layers.split(",") if layers else None, data_locality)
         doc = run_to_json(run, problem.accelerator)
         if output is not None:
             write_json_atomic(output, doc)
@@ -77,6 +80,9 @@ def solve(
     mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings (several layer dims on one array dim)."),
     max_space: int = typer.Option(2_000_000, "--max-space", help="exhaustive: refuse layers with more mappings than this."),
     loma_hint: bool = typer.Option(False, "--loma-hint", help="cpsat: start from LOMA's best mapping (useful with --time-limit)."),
+    data_locality: Optional[bool] = typer.Option(
+        None, "--data-locality/--no-data-locality", help="Inter-layer data locality (prune memories above where a layer's data may stay). Default: on for IMC accelerators and with --mixed-spatial, as ZigZag."
+    ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result JSON here."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -102,6 +108,7 @@ def solve(
             jobs=jobs,
             max_space=max_space,
             loma_hint=loma_hint,
+            data_locality=data_locality,
         )
         names = layers.split(",") if layers else None
         if quiet:

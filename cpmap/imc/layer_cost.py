@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ..hardware import Accelerator
 from ..mapping import SpatialMapping
 from ..workload import Layer
+from ..zigzag_order import set_order
 from .energy import ArrayActivity, activity_energy, precharge_energy_per_pe
 from .macro import Breakdown, ImcMacro
 
@@ -198,7 +199,9 @@ def _diagonal_rows(
         failures.append("diagonal IMC mapping with one bitline loop: ZigZag 3.9.1 raises IndexError")
     rows: float = 1
     rows_adder: float = 1
-    for d, f in bl_dims:
+    # ZigZag pairs the bitline loops' dims, iterated as a *set* (hash order), with their factors in mapping
+    # order: with several loops a factor may meet another loop's extra rows. Reproduced for parity.
+    for d, f in zip(set_order([d for d, _ in bl_dims], "LayerDim"), [f for _, f in bl_dims]):
         extra = extra_of[d] - 1 if d in extra_of else 0
         rows *= f + extra
         rows_adder *= f
