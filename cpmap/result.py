@@ -141,7 +141,7 @@ def mapping_from_json(
 
 
 def _cost_json(cost: CostResult) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "energy_breakdown": {
             "mac": cost.mac_energy,
             "memory": cost.energy_breakdown,
@@ -158,6 +158,13 @@ def _cost_json(cost: CostResult) -> dict[str, Any]:
         },
         "word_accesses": cost.word_accesses,
     }
+    if cost.tclk_ns is not None:  # IMC arrays: latency is in clock cycles of the macro's own clock
+        out["imc"] = {
+            "tclk_ns": cost.tclk_ns,
+            "latency_ns": cost.latency * cost.tclk_ns,
+            "array_energy_breakdown": cost.mac_energy_breakdown,
+        }
+    return out
 
 
 def run_to_json(run: RunResult, accelerator: Accelerator) -> dict[str, Any]:

@@ -109,6 +109,9 @@ class CostResult:
     double_buffered: dict[str, list[bool]] = field(default_factory=dict)
     #: cases where ZigZag would raise instead of returning a result (see docs/zigzag-differences.md)
     zigzag_failures: list[str] = field(default_factory=list)
+    #: IMC arrays: the clock period (ns; wall time = latency x tclk) and the array energy per component (pJ, detail only)
+    tclk_ns: float | None = None
+    mac_energy_breakdown: dict[str, float] = field(default_factory=dict)
 
     @property
     def edp(self) -> float:
@@ -440,10 +443,12 @@ def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = Tru
                 breakdown.setdefault(o.name, {})[name] = e
                 words_out.setdefault(o.name, {})[name] = dict(zip(DIRECTIONS, words))
     mac_energy = ctx.mac_energy
+    precharge = 0.0
     if ctx.imc is not None and ctx.imc.precharge_per_pe:  # cells holding several weights: temporal-dependent
         w = next(i for i, o in enumerate(ctx.operands) if o.name == ctx.imc.weight_operand)
         _, n, amount, _ = mv_frac[w].dirs[0][RD_DOWN]
-        mac_energy += precharge_energy(ctx.imc, layer, tm.levels(ctx.imc.weight_operand)[0], amount * n)
+        precharge = precharge_energy(ctx.imc, layer, tm.levels(ctx.imc.weight_operand)[0], amount * n)
+        mac_energy += precharge
     energy = mem_energy + mac_energy
 
     # ---- latency (spec 6) ----
@@ -472,6 +477,8 @@ def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = Tru
         word_accesses=words_out,
         double_buffered=db,
         zigzag_failures=failures,
+        tclk_ns=ctx.imc.tclk_ns if ctx.imc is not None else None,
+        mac_energy_breakdown=dict(ctx.imc.breakdown.as_dict(), local_bl_precharging=precharge) if ctx.imc is not None and detail else {},
     )
 
 
