@@ -37,6 +37,8 @@ class EngineOptions:
     max_space: int = 2_000_000  # exhaustive: refuse layers whose space is larger
     #: a known objective value the engine may prune against (best of earlier spatial mappings)
     cutoff: float | None = None
+    #: exact engines: how many mappings of the optimal energy to compare on latency (ZigZag's tie-break)
+    tie_break_solutions: int = 200
 
 
 @dataclass

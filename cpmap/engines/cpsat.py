@@ -142,6 +142,44 @@ class ChainModel:
         return self.form.decode(tiles)
 
 
+class _Collector(cp_model.CpSolverSolutionCallback):
+    """Stores the tiles of every enumerated solution, up to a limit."""
+
+    def __init__(self, model: ChainModel, limit: int):
+        super().__init__()
+        self.model, self.limit, self.tiles = model, limit, []
+
+    def on_solution_callback(self) -> None:
+        self.tiles.append([tuple(self.value(v) for v in xs) for xs in self.model.x])
+        if len(self.tiles) >= self.limit:
+            self.stop_search()
+
+
+def _latency_tie_break(form: TemporalFormulation, ctx: LayerContext, optimum: int, tm: TemporalMapping, cost, limit: int, stats: dict):
+    """ZigZag's criterion is energy, then latency: among up to ``limit`` mappings of the proven optimal
+    energy (enumerated deterministically), keep the one of least latency. The energy is unchanged, so the
+    certificate is too; the latency tie-break itself is not proven (latency is not encoded)."""
+    model = ChainModel(form)
+    model.m.clear_objective()
+    model.m.add(model.obj == optimum)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.enumerate_all_solutions = True
+    solver.parameters.max_deterministic_time = 5.0  # deterministic work units, not wall time
+    collector = _Collector(model, limit)
+    solver.solve(model.m, collector)
+    best_tm, best = tm, cost
+    for tiles in collector.tiles:
+        cand = form.decode(tiles)
+        c = evaluate_temporal(ctx, cand, detail=False)
+        if abs(c.energy - best.energy) <= REL_TOL * abs(best.energy) and c.latency < best.latency and not capacity_violations(ctx, cand):
+            best_tm, best = cand, c
+    stats["tie_break_mappings"] = len(collector.tiles)
+    if best_tm is not tm:
+        best = evaluate_temporal(ctx, best_tm)
+    return best_tm, best
+
+
 def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """Minimise the energy of the temporal mapping exactly; see the module docstring for other objectives."""
     t0 = time.perf_counter()
@@ -196,6 +234,8 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
             + (f"; capacity violated: {violations}" if violations else "")
         )
     energy_bound = float(form.energy(math.floor(solver.best_objective_bound + 1e-6)))
+    if proven and options.tie_break_solutions > 0:
+        tm, cost = _latency_tie_break(form, ctx, round(solver.objective_value), tm, cost, options.tie_break_solutions, stats)
     value = objective_value(options.objective, cost)
     if options.objective == "energy":
         # at a proven optimum the bound is the value (the exact rational and the float sum agree to 1e-9)
