@@ -51,6 +51,10 @@ class FormulationTooLarge(CpmapError):
     """The layer's tile tables would be too large for the exact engines."""
 
 
+class FormulationUnsupported(CpmapError):
+    """A cost term the formulation does not encode (the engines report the layer as skipped)."""
+
+
 @dataclass(frozen=True)
 class ChainElement:
     """One tile of the chain: operand ``operand`` at level ``level`` (``-1``: the stationarity prefix).
@@ -170,6 +174,9 @@ def _exact(x: float) -> Fraction:
 def formulate(ctx: LayerContext) -> TemporalFormulation:
     """Build the tile-chain formulation of ``ctx`` (raises :class:`FormulationTooLarge`)."""
     layer = ctx.layer
+    if ctx.imc is not None and ctx.imc.precharge_per_pe:
+        # the bitline precharge of cells holding several weights depends on the loop order inside the cells
+        raise FormulationUnsupported(f"layer {layer.name}: IMC cells holding several weights (precharge energy) are not encoded by the exact engines; use --engine loma")
     sizes = dict(ctx.temporal_sizes)
     total = ctx.total_cycles
     coords: list[tuple[str, int]] = []
