@@ -200,11 +200,20 @@ def _evaluate_one(layer: Layer, problem: Problem, mapping: Mapping, path: str | 
     )
 
 
+#: Layer types ZigZag's IMC flow does not cost. It only meets them in workload YAMLs: its ONNX front end, like
+#: cpmap's, turns pooling and additions into placeholders. They still shape the data-locality graph.
+IMC_UNCOSTED_TYPES = ("Pooling", "Add")
+
+
 def _select(problem: Problem, names: list[str] | None) -> list[Layer]:
     if not names:
-        return list(problem.layers)
-    known = {layer.name: layer for layer in problem.layers}
-    for n in names:
-        if n not in known:
-            raise InputError(None, "--layers", f"unknown layer {n!r}")
-    return [known[n] for n in names]
+        selected = list(problem.layers)
+    else:
+        known = {layer.name: layer for layer in problem.layers}
+        for n in names:
+            if n not in known:
+                raise InputError(None, "--layers", f"unknown layer {n!r}")
+        selected = [known[n] for n in names]
+    if problem.accelerator.array.imc is not None:
+        selected = [layer for layer in selected if layer.operator_type not in IMC_UNCOSTED_TYPES]
+    return selected

@@ -429,6 +429,63 @@ def test_random_spatial_mappings_array_energy_matches_zigzag():
     assert counts["diagonal"] >= 20 and counts["crash"] > 0 and counts["plain"] >= 20, counts
 
 
+def _resnet18_workload_yaml(path: Path) -> Path:
+    """ResNet-18 as a workload YAML in the layout of the ``resnet18.yaml`` of ZigZag's IMC regression tests (not in the
+    3.9.1 wheel): 21 convolutions (3x3 stride-2 downsample convolutions, the classifier as a 1x1 convolution), two
+    pooling layers and eight additions, with the ids and operand sources that define its graph."""
+    import yaml
+
+    layers: list[dict] = []
+    prec = {"W": 8, "I": 8, "O": 16, "O_final": 8}
+
+    def conv(i, k, c, o, f, s, src, typ="Conv"):
+        layers.append({
+            "id": i, "name": f"layer{i}", "operator_type": typ, "equation": "O[b][k][oy][ox]+=W[k][c][fy][fx]*I[b][c][iy][ix]",
+            "dimension_relations": [f"ix={s}*ox+1*fx", f"iy={s}*oy+1*fy"], "loop_dims": ["B", "K", "C", "OY", "OX", "FY", "FX"],
+            "loop_sizes": [1, k, c, o, o, f, f], "operand_precision": prec, "operand_source": {"I": src, "W": i},
+        })
+
+    def pool(i, g, o, f, s, src):
+        layers.append({
+            "id": i, "name": f"layer{i}", "operator_type": "Pooling", "equation": "O[b][g][oy][ox]+=W[fx][fy]*I[b][g][iy][ix]",
+            "dimension_relations": [f"ix={s}*ox+1*fx", f"iy={s}*oy+1*fy"], "loop_dims": ["B", "G", "OY", "OX", "FX", "FY"],
+            "loop_sizes": [1, g, o, o, f, f], "operand_precision": dict(prec, W=0), "operand_source": {"I": src, "W": i},
+        })
+
+    def add(i, g, o, w, src):
+        layers.append({
+            "id": i, "name": f"layer{i}", "operator_type": "Add", "equation": "O[b][g][oy][ox]=W[b][g][oy][ox]+I[b][g][oy][ox]",
+            "loop_dims": ["B", "G", "OY", "OX"], "loop_sizes": [1, g, o, o], "operand_precision": prec,
+            "operand_source": {"W": w, "I": src},
+        })
+
+    conv(0, 64, 3, 112, 7, 2, 0)
+    pool(1, 64, 56, 3, 2, 0)
+    conv(2, 64, 64, 56, 3, 1, 1), conv(3, 64, 64, 56, 3, 1, 2), add(4, 64, 56, 1, 3)
+    conv(5, 64, 64, 56, 3, 1, 4), conv(6, 64, 64, 56, 3, 1, 5), add(7, 64, 56, 4, 6)
+    i = 8
+    for k, o, res in ((128, 28, 7), (256, 14, 14), (512, 7, 21)):
+        conv(i, k, k // 2, o, 3, 2, res), conv(i + 1, k, k, o, 3, 1, i), conv(i + 2, k, k // 2, o, 3, 2, res, "Conv_downsample")
+        add(i + 3, k, o, i + 2, i + 1)
+        conv(i + 4, k, k, o, 3, 1, i + 3), conv(i + 5, k, k, o, 3, 1, i + 4), add(i + 6, k, o, i + 3, i + 5)
+        i += 7
+    pool(29, 512, 1, 7, 1, 28)
+    conv(30, 1000, 512, 1, 1, 1, 29)
+    path.write_text(yaml.safe_dump(layers, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("acc,expected", [("aimc", (4264976904.6396008, 4371385.0)), ("dimc", (4268285089.3547516, 5114707.0))])
+def test_loma_reproduces_zigzag_imc_regression_on_yaml_workload(tmp_path: Path, acc: str, expected: tuple[float, float]):
+    """imc_model.md 12.4, YAML workload: pooling and additions are left uncosted on IMC but shape the data-locality
+    graph (additions are the branch ends); the 21 convolutions reproduce ZigZag's totals."""
+    problem = load_problem(_resnet18_workload_yaml(tmp_path / "resnet18.yaml"), ACC[acc], IMC_MAPPING)
+    assert len(problem.layers) == 31
+    run = solve_problem(problem, SolveOptions(engine="loma", objective="latency"))
+    assert len(run.layers) == 21 and all(r.name != "layer1" and r.name != "layer4" for r in run.layers)
+    assert _rel(run.total_energy, expected[0]) <= 1e-9 and run.total_latency == expected[1]
+
+
 # --------------------------------------------------------------------------------------------------------------
 # LOMA on IMC: ZigZag's whole IMC flow
 # --------------------------------------------------------------------------------------------------------------
