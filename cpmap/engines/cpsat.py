@@ -11,7 +11,7 @@ difference at a proven optimum).
 Energy is encoded exactly. Latency and EDP are not: for those objectives the engine proves the energy
 optimum ``E*``, returns the better of that mapping and LOMA's best for the objective, with status
 ``feasible`` and the bound ``T_tot + drain`` cycles (latency) or ``E* x (T_tot + drain)`` (EDP), never
-``optimal`` (:mod:`cpmap.engines.nonenergy`).
+``optimal`` (:mod:`cpmap.engines.certificate`).
 
 The solver runs one deterministic worker, so a layer gets the same mapping on any machine and with any
 ``--jobs``; with a time limit the incumbent may depend on machine speed.
@@ -26,11 +26,12 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 
 from ..cost.model import LayerContext, evaluate_temporal
-from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
+from ..formulation import TemporalFormulation
 from ..mapping import TemporalMapping
-from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
+from .base import REL_TOL, EngineOptions, EngineResult
 from .capacity import capacity_violations
-from .nonenergy import fallback_to_loma, finish_non_energy
+from .certificate import certify, cutoff_limit, fallback_to_loma, formulation_or_result, no_solution
+
 
 class ChainModel:
     """The CP-SAT model of a tile-chain formulation."""
@@ -47,7 +48,6 @@ class ChainModel:
         self.doubled = []
         for ei, el in enumerate(form.elements):
             xs = [m.new_int_var(0, form.max_exp[i] if el.free[i] else 0, f"e{ei}_{i}") for i in range(n_c)]
-            cols = [list(xs)]
             en = m.new_int_var(min(el.energy), max(el.energy), f"energy{ei}")
             cols_vals = [el.energy]
             extra = [en]
@@ -183,23 +183,17 @@ def _latency_tie_break(form: TemporalFormulation, ctx: LayerContext, optimum: in
 def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """Minimise the energy of the temporal mapping exactly; see the module docstring for other objectives."""
     t0 = time.perf_counter()
-    if not ctx.temporal_sizes:
-        return empty_order(ctx, options)
-    try:
-        form = formulate(ctx)
-    except FormulationTooLarge as exc:
-        return EngineResult("infeasible", message=str(exc))
-    if form.infeasible:
-        return EngineResult("infeasible", message=form.infeasible)
+    form = formulation_or_result(ctx, options)
+    if isinstance(form, EngineResult):
+        return form
     model = ChainModel(form)
     # A LOMA hint was measured not to shorten the proofs (ResNet-18 layers) but costs up to 2 s to
     # compute, so only a hint the caller already has is used.
     if options.hint is not None:
         model.add_hint(options.hint)
-    if options.cutoff is not None and options.objective == "energy":
-        # spatial candidates that cannot beat (or tie) the best so far are pruned by the proof
-        limit = (Fraction(options.cutoff) - Fraction(ctx.mac_energy)) * form.cost_scale
-        model.m.add(model.obj <= math.floor(limit * (1 + 1e-12)))
+    limit = cutoff_limit(form, options)
+    if limit is not None:  # spatial candidates that cannot beat (or tie) the best so far are pruned by the proof
+        model.m.add(model.obj <= limit)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1  # deterministic: the same mapping on any machine, any --jobs
     solver.parameters.random_seed = 0
@@ -214,30 +208,18 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
         "solver_status": solver.status_name(status),
     }
     if status == cp_model.INFEASIBLE:
-        if options.cutoff is not None and options.objective == "energy":
-            return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
-        return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
+        return no_solution(options, stats)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         bound = float(form.energy(math.floor(solver.best_objective_bound + 1e-6)))
         return fallback_to_loma(ctx, options, bound, stats, f"no solution within the time limit ({solver.status_name(status)})")
-    tm = model.decode(solver)
-    violations = capacity_violations(ctx, tm)
-    cost = evaluate_temporal(ctx, tm)
-    solver_energy = float(form.energy(round(solver.objective_value)))
-    proven = status == cp_model.OPTIMAL
-    stats["solver_energy"] = solver_energy
-    mismatch = abs(solver_energy - cost.energy) > REL_TOL * max(1.0, abs(cost.energy))
-    # below a proven optimum the decoded mapping may only be cheaper than the incumbent (merge-down)
-    if violations or (mismatch and (proven or cost.energy > solver_energy)):
-        raise ExactnessError(
-            f"layer {ctx.layer.name}: CP-SAT energy {solver_energy!r} != cost model {cost.energy!r}"
-            + (f"; capacity violated: {violations}" if violations else "")
-        )
-    energy_bound = float(form.energy(math.floor(solver.best_objective_bound + 1e-6)))
-    if proven and options.tie_break_solutions > 0:
-        tm, cost = _latency_tie_break(form, ctx, round(solver.objective_value), tm, cost, options.tie_break_solutions, stats)
-    value = objective_value(options.objective, cost)
-    if options.objective == "energy":
-        # at a proven optimum the bound is the value (the exact rational and the float sum agree to 1e-9)
-        return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
-    return finish_non_energy(ctx, options, tm, cost, energy_bound, stats)
+    optimum = round(solver.objective_value)
+
+    def tie_break(tm, cost):
+        if options.tie_break_solutions <= 0:
+            return tm, cost
+        return _latency_tie_break(form, ctx, optimum, tm, cost, options.tie_break_solutions, stats)
+
+    return certify(
+        form, options, model.decode(solver), optimum, math.floor(solver.best_objective_bound + 1e-6),
+        status == cp_model.OPTIMAL, stats, "CP-SAT", tie_break,
+    )

@@ -10,7 +10,7 @@ HiGHS runs with a zero relative gap and an absolute gap below one scaled unit, s
 The decoded mapping is re-evaluated by the cost model and compared, as for CP-SAT.
 
 Same objective rules as the CP-SAT backend: energy exact; latency and EDP reported as ``feasible`` with a
-valid bound only (:mod:`cpmap.engines.nonenergy`).
+valid bound only (:mod:`cpmap.engines.certificate`).
 """
 
 from __future__ import annotations
@@ -20,16 +20,14 @@ import pickle
 import subprocess
 import sys
 import time
-from fractions import Fraction
 
 import pyomo.environ as pyo
 
-from ..cost.model import LayerContext, evaluate_temporal
-from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
+from ..cost.model import LayerContext
+from ..formulation import TemporalFormulation
 from ..mapping import TemporalMapping
-from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
-from .capacity import capacity_violations
-from .nonenergy import fallback_to_loma, finish_non_energy
+from .base import EngineOptions, EngineResult
+from .certificate import certify, cutoff_limit, fallback_to_loma, formulation_or_result, no_solution
 
 
 def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
@@ -145,18 +143,13 @@ def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     from pyomo.contrib.solver.solvers.highs import Highs
 
     t0 = time.perf_counter()
-    if not ctx.temporal_sizes:
-        return empty_order(ctx, options)
-    try:
-        form = formulate(ctx)
-    except FormulationTooLarge as exc:
-        return EngineResult("infeasible", message=str(exc))
-    if form.infeasible:
-        return EngineResult("infeasible", message=form.infeasible)
+    form = formulation_or_result(ctx, options)
+    if isinstance(form, EngineResult):
+        return form
     m, rows = _build(form)
-    if options.cutoff is not None and options.objective == "energy":
-        limit = (Fraction(options.cutoff) - Fraction(ctx.mac_energy)) * form.cost_scale
-        m.cutoff = pyo.Constraint(expr=m.obj.expr <= math.floor(limit * (1 + 1e-12)))
+    limit = cutoff_limit(form, options)
+    if limit is not None:
+        m.cutoff = pyo.Constraint(expr=m.obj.expr <= limit)
     config = {
         "load_solutions": False,
         "raise_exception_on_nonoptimal_result": False,
@@ -174,29 +167,12 @@ def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     tc = res.termination_condition.name
     stats = {"coords": len(form.coords), "elements": len(form.elements), "binaries": len(m.Z), "solver_status": tc}
     if tc in ("provenInfeasible", "locallyInfeasible", "infeasibleOrUnbounded"):
-        if options.cutoff is not None and options.objective == "energy":
-            return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
-        return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
+        return no_solution(options, stats)
     if res.incumbent_objective is None:
         bound = float(form.energy(math.ceil(res.objective_bound - 1e-6))) if res.objective_bound is not None else None
         return fallback_to_loma(ctx, options, bound, stats, f"no solution within the time limit ({tc})")
     res.solution_loader.load_vars()
-    tm = _decode(form, m, rows)
-    violations = capacity_violations(ctx, tm)
-    cost = evaluate_temporal(ctx, tm)
-    solver_energy = float(form.energy(round(res.incumbent_objective)))
-    proven = tc == "convergenceCriteriaSatisfied"
-    stats["solver_energy"] = solver_energy
     stats["seconds"] = time.perf_counter() - t0
-    mismatch = abs(solver_energy - cost.energy) > REL_TOL * max(1.0, abs(cost.energy))
-    if violations or (mismatch and (proven or cost.energy > solver_energy)):
-        raise ExactnessError(
-            f"layer {ctx.layer.name}: MILP energy {solver_energy!r} != cost model {cost.energy!r}"
-            + (f"; capacity violated: {violations}" if violations else "")
-        )
-    value = objective_value(options.objective, cost)
-    bound_scaled = res.objective_bound if res.objective_bound is not None else 0
-    energy_bound = float(form.energy(math.ceil(bound_scaled - 1e-6)))
-    if options.objective == "energy":
-        return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
-    return finish_non_energy(ctx, options, tm, cost, energy_bound, stats)
+    bound_scaled = math.ceil(res.objective_bound - 1e-6) if res.objective_bound is not None else 0
+    proven = tc == "convergenceCriteriaSatisfied"
+    return certify(form, options, _decode(form, m, rows), round(res.incumbent_objective), bound_scaled, proven, stats, "MILP")
