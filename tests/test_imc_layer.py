@@ -504,3 +504,21 @@ def test_loma_reproduces_zigzag_imc_flow(path: Path):
     )
     assert same == len(run.layers) == 21
     assert _rel(run.total_energy, fixture["totals"]["energy"]) <= 1e-9 and run.total_latency == fixture["totals"]["latency"]
+
+
+# ZigZag 3.9.1, get_hardware_performance_zigzag(resnet18.onnx, hw, *_mixed.yaml, enable_mix_spatial_mapping=True):
+# mixed spatial mappings switch ZigZag's data locality on for digital arrays too (17 of 21 layers pruned here)
+_MIXED_DIGITAL = {
+    "tpu_like": ("tpu_like_mixed", 1759424218.3160002, 4277223.0),
+    "edge_tpu_like": ("edge_tpu_like_mixed", 1735517943.8700001, 3839472.0),
+}
+
+
+@pytest.mark.parametrize("hw", list(_MIXED_DIGITAL))
+def test_loma_with_mixed_spatial_applies_locality_like_zigzag(hw: str):
+    mp, energy, latency = _MIXED_DIGITAL[hw]
+    problem = load_problem(RESNET, ZZ / "hardware" / f"{hw}.yaml", ZZ / "mapping" / f"{mp}.yaml")
+    run = solve_problem(problem, SolveOptions(engine="loma", objective="latency", mixed_spatial=True))
+    assert _rel(run.total_energy, energy) <= 1e-9 and run.total_latency == latency
+    off = solve_problem(problem, SolveOptions(engine="loma", objective="latency", mixed_spatial=True, data_locality=False), ["/fc/Gemm"])
+    assert off.layers[0].cost.energy > next(r for r in run.layers if r.name == "/fc/Gemm").cost.energy
