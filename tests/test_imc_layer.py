@@ -305,6 +305,17 @@ def test_yaml_workload_graph_and_default_off_for_digital():
     assert locality_accelerators(problem, None) is None
 
 
+def test_locality_without_a_fitting_memory():
+    """gemm_l1.yaml: ZigZag's planning asserts (no level for some layer); cpmap runs without locality in automatic
+    mode and refuses an explicit request."""
+    from cpmap.errors import InputError
+
+    problem = load_problem(RESNET, ZZ / "hardware" / "gemm_l1.yaml", ZZ / "mapping" / "gemm_l1.yaml")
+    assert locality_accelerators(problem, None, mixed_spatial=True) is None
+    with pytest.raises(InputError, match="no memory level"):
+        locality_accelerators(problem, True)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # random IMC mappings vs ZigZag's CostModelEvaluationForIMC
 # --------------------------------------------------------------------------------------------------------------
