@@ -6,7 +6,7 @@ Latency and EDP are not encoded exactly: the energy-optimal mapping and LOMA's b
 objective are both costed; the better one is returned with status ``feasible`` and a bound proven without a
 latency model: every mapping takes at least ``T_tot`` cycles plus the systolic drain (stalls, on- and
 off-loading are never negative, spec 6), and its energy is at least the proven optimum ``E*``; so the
-latency bound is ``T_tot + drain`` and the EDP bound ``E* x (T_tot + drain)``.
+latency bound is ``T_tot x cycles per operation + drain`` and the EDP bound ``E* x (T_tot + drain)``.
 """
 
 
@@ -19,7 +19,7 @@ from typing import Callable
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
 from ..mapping import TemporalMapping
-from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, objective_value
+from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, latency_floor, objective_value
 from .capacity import capacity_violations
 from .loma import better, loma_temporal
 
@@ -32,7 +32,7 @@ def finish_non_energy(
     source = "energy optimum"
     if heuristic.cost is not None and better(options.objective, heuristic.cost, cost):
         tm, cost, source = heuristic.temporal, heuristic.cost, "LOMA"
-    cycles = float(ctx.total_cycles + ctx.systolic_drain)
+    cycles = float(latency_floor(ctx))
     bound = cycles if options.objective == "latency" else energy_bound * cycles
     value = objective_value(options.objective, cost)
     stats = dict(stats, mapping_from=source)
@@ -57,7 +57,7 @@ def fallback_to_loma(ctx: LayerContext, options: EngineOptions, energy_bound: fl
     if options.objective == "energy":
         bound = energy_bound
     else:
-        cycles = float(ctx.total_cycles + ctx.systolic_drain)
+        cycles = float(latency_floor(ctx))
         bound = cycles if options.objective == "latency" else (energy_bound or 0.0) * cycles
     bound = None if bound is None else min(bound, value)
     return EngineResult("feasible", heuristic.temporal, heuristic.cost, value, bound, stats=dict(stats, mapping_from="LOMA"), message=f"{why}: LOMA's mapping with the solver's bound")

@@ -39,7 +39,7 @@ from ..cost.model import CostResult, LayerContext, OperandContext, evaluate_temp
 from ..errors import CpmapError
 from ..mapping import TemporalMapping
 from .allocator import allocator_precision
-from .base import OBJECTIVES, EngineOptions, EngineResult, objective_value
+from .base import OBJECTIVES, EngineOptions, EngineResult, latency_floor, objective_value
 from .loma import better, multiset_permutations, prime_factors
 
 # Relative slack of the branch-and-bound bounds: a bound is a sum taken in another association than the
@@ -217,7 +217,7 @@ def exhaustive_temporal(
     n_shared = len(shared)
     bnb = prune and objective in ("energy", "edp")
     # latency >= T_tot + systolic drain (stall/slack, on- and off-loading are >= 0): the EDP bound's factor
-    lat_lb = ctx.total_cycles + ctx.systolic_drain if objective == "edp" else 1
+    lat_lb = latency_floor(ctx) if objective == "edp" else 1
 
     res = ExhaustiveResult(None, None, space)
     best_tm: TemporalMapping | None = None
