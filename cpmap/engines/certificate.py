@@ -6,7 +6,7 @@ Latency and EDP are not encoded exactly: the energy-optimal mapping and LOMA's b
 objective are both costed; the better one is returned with status ``feasible`` and a bound proven without a
 latency model: every mapping takes at least ``T_tot`` cycles plus the systolic drain (stalls, on- and
 off-loading are never negative, spec 6), and its energy is at least the proven optimum ``E*``; so the
-latency bound is ``T_tot x cycles per operation + drain`` and the EDP bound ``E* x (T_tot + drain)``.
+latency bound is ``T_tot x cycles per operation + drain`` and the EDP bound ``E* x`` that.
 """
 
 
@@ -43,7 +43,7 @@ def finish_non_energy(
         value,
         min(bound, value),
         stats=stats,
-        message=f"{options.objective} is not encoded exactly: best of the energy optimum and LOMA ({source}); bound from T_tot + drain",
+        message=f"{options.objective} is not encoded exactly: best of the energy optimum and LOMA ({source}); bound T_tot x cycles per op + drain",
     )
 
 

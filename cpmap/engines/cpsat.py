@@ -10,7 +10,7 @@ difference at a proven optimum).
 
 Energy is encoded exactly. Latency and EDP are not: for those objectives the engine proves the energy
 optimum ``E*``, returns the better of that mapping and LOMA's best for the objective, with status
-``feasible`` and the bound ``T_tot + drain`` cycles (latency) or ``E* x (T_tot + drain)`` (EDP), never
+``feasible`` and the bound ``L0 = T_tot x cycles per operation + drain`` (latency) or ``E* x L0`` (EDP), never
 ``optimal`` (:mod:`cpmap.engines.certificate`).
 
 The solver runs one deterministic worker, so a layer gets the same mapping on any machine and with any
