@@ -6,7 +6,8 @@ Latency and EDP are not encoded exactly: the energy-optimal mapping and LOMA's b
 objective are both costed; the better one is returned with status ``feasible`` and a bound proven without a
 latency model: every mapping takes at least ``T_tot`` cycles plus the systolic drain (stalls, on- and
 off-loading are never negative, spec 6), and its energy is at least the proven optimum ``E*``; so the
-latency bound is ``T_tot x cycles per operation + drain`` and the EDP bound ``E* x`` that.
+latency bound is ``T_tot x cycles per operation + drain`` and the EDP bound ``E* x`` that. A mapping that
+reaches its bound is proven optimal (status ``optimal``); otherwise the status is ``feasible`` with the gap.
 """
 
 
@@ -36,12 +37,15 @@ def finish_non_energy(
     bound = cycles if options.objective == "latency" else energy_bound * cycles
     value = objective_value(options.objective, cost)
     stats = dict(stats, mapping_from=source)
+    if value <= bound * (1 + REL_TOL):
+        # the mapping reaches the floor (no stall, no loading time beyond it): proven optimal after all
+        return EngineResult("optimal", tm, cost, value, value, stats=stats, message=f"{options.objective} at its proven floor")
     return EngineResult(
         "feasible",
         tm,
         cost,
         value,
-        min(bound, value),
+        bound,
         stats=stats,
         message=f"{options.objective} is not encoded exactly: best of the energy optimum and LOMA ({source}); bound T_tot x cycles per op + drain",
     )
