@@ -254,8 +254,25 @@ def formulate(ctx: LayerContext) -> TemporalFormulation:
                 elems.append(ex)
                 ir_left.append(left)
                 doubled.append(o.chain[m].force_double_buffering and ex < full_m)
+            # a tile that alone overflows its memory (at the smaller precision) can never be chosen:
+            # dropping it shrinks every table and domain without changing the problem
+            size, p_min = o.chain[m].size, min(p_part, p_fin)
+            keep = [i for i in range(len(all_rows)) if elems[i] * p_min * (2 if doubled[i] else 1) <= size]
+            if not keep:
+                keep = [0]  # the empty tile: infeasibility is then proven by the capacity constraint
             ids.append(len(elements))
-            elements.append(ChainElement(oi, m, tuple(all_rows), tuple(energy), tuple(elems), tuple(ir_left), tuple(doubled), tuple(True for _ in coords)))
+            elements.append(
+                ChainElement(
+                    oi,
+                    m,
+                    tuple(all_rows[i] for i in keep),
+                    tuple(energy[i] for i in keep),
+                    tuple(elems[i] for i in keep),
+                    tuple(ir_left[i] for i in keep),
+                    tuple(doubled[i] for i in keep),
+                    tuple(True for _ in coords),
+                )
+            )
         operand_elements.append(tuple(ids))
         # level -1: transfers between the innermost level and the array
         if o.is_output:

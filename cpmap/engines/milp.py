@@ -52,7 +52,10 @@ def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
         seq = [e for e in [form.prefix_element[oi], *ids] if e is not None]
         for a, b in zip(seq, seq[1:]):
             for c in range(n_c):
-                m.chain.add(x(a, c) <= x(b, c))
+                lhs, rhs = x(a, c), x(b, c)
+                if isinstance(lhs, int) and isinstance(rhs, int):  # both fixed by the tables: nothing to state
+                    continue
+                m.chain.add(lhs <= rhs)
     pairs = [(a, b) for a in range(len(form.elements)) for b in range(a + 1, len(form.elements)) if form.elements[a].operand != form.elements[b].operand]
     m.le = pyo.Var(range(len(pairs)), domain=pyo.Binary)
     for p, (a, b) in enumerate(pairs):
