@@ -12,14 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from .api import Problem
 from .plot import grouped_bars
-from .result import RunResult, run_to_json, write_json_atomic
+from .result import RunResult, run_to_json, write_json_atomic, write_text_atomic
 from .solve import SolveOptions, solve_problem
 
 
@@ -86,17 +84,6 @@ def summary(runs: dict[str, RunResult]) -> str:
     return "\n".join(lines)
 
 
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) -> list[Path]:
     """compare.csv, <engine>.json per engine, compare.svg in ``outdir`` (each written atomically)."""
     outdir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +94,7 @@ def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) ->
     writer.writerows(rows)
     written = []
     csv_path = outdir / "compare.csv"
-    _write_text(csv_path, buf.getvalue())
+    write_text_atomic(csv_path, buf.getvalue())
     written.append(csv_path)
     for engine, run in runs.items():
         p = outdir / f"{engine}.json"
@@ -124,6 +111,6 @@ def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) ->
         reference=1.0,
     )
     svg_path = outdir / "compare.svg"
-    _write_text(svg_path, svg)
+    write_text_atomic(svg_path, svg)
     written.append(svg_path)
     return written
