@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from cpmap.engines.capacity import capacity_violations
 from cpmap.engines.loma import prime_factors
 from cpmap.imc.layer_cost import mapped_array, precharge_interval
 from cpmap.locality import build_graph, layers_graph, plan_locality, workload_graph
-from cpmap.mapping import Mapping, SpatialMapping, TemporalMapping
+from cpmap.mapping import SpatialMapping
 from cpmap.result import mapping_from_json
 from cpmap.solve import SolveOptions, solve_problem
 
