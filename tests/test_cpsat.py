@@ -181,3 +181,16 @@ def test_time_limit_gives_a_mapping_with_a_proven_bound():
     assert r.cost is not None and r.bound is not None and r.bound <= r.objective_value
     again = evaluate_temporal(ctx, r.temporal)
     assert again.energy == r.cost.energy
+
+
+def test_same_mappings_for_any_jobs():
+    """Determinism: the exact engine gives the same mapping and cost with 1 or 2 processes."""
+    from cpmap.solve import SolveOptions, solve_problem
+
+    problem = load_problem(ROOT / "models/networks/resnet18.onnx", ROOT / "models/accelerators/tpu_like.yaml", ROOT / "models/mappings/tpu_like.yaml")
+    names = ["/layer2/layer2.0/downsample/downsample.0/Conv", "/layer4/layer4.0/downsample/downsample.0/Conv", "/fc/Gemm"]
+    runs = [solve_problem(problem, SolveOptions(engine="cpsat", jobs=j), names) for j in (1, 2)]
+    for a, b in zip(*(r.layers for r in runs)):
+        assert a.status == b.status == "optimal"
+        assert a.mapping.temporal == b.mapping.temporal and a.mapping.spatial == b.mapping.spatial
+        assert a.cost.energy == b.cost.energy and a.cost.latency == b.cost.latency
