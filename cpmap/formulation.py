@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .cost.model import RD_DOWN, RD_UP, WR_DOWN, WR_UP, LayerContext, tile_elements, word_count
+from .engines.allocator import spatial_ir_above
 from .errors import CpmapError
 from .factors import prime_factors
 from .mapping import TemporalMapping
@@ -312,7 +313,7 @@ def formulate(ctx: LayerContext) -> TemporalFormulation:
             n_lv = len(o.chain)
             sp = o.spatial_frac
             ir_temporal = any(d in o.ir for d in sizes)
-            alloc_spatial = any(d in o.ir and layer.loop_sizes.get(d, 1) > 1 for su in sp.su[m + 1 :] for d, _ in su)
+            alloc_spatial = spatial_ir_above(ctx, o, m)
             flag_el, flag_const = None, True
             if o.is_output and not alloc_spatial:
                 if m == 0:

@@ -22,7 +22,7 @@ from typing import Callable
 from .api import Problem, _select, for_layer, load_problem, locality_accelerators
 from .cost.model import prepare
 from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
-from .engines.loma import better
+from .engines.loma import better, loma_temporal
 from .errors import CpmapError, InputError
 from .mapping import Mapping, SpatialMapping
 from .result import LayerResult, RunResult
@@ -134,8 +134,6 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
         if exact and best is not None:
             eopts = replace(eopts, cutoff=best.objective_value)
         if options.loma_hint and options.engine == "cpsat":
-            from .engines.loma import loma_temporal
-
             eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
         try:
             r = engine(ctx, eopts)

@@ -108,15 +108,21 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
     return TemporalMapping(tuple(order), {o: tuple(c) for o, c in cuts.items()})
 
 
+def spatial_ir_above(ctx: LayerContext, o: OperandContext, lv: int) -> bool:
+    """An irrelevant dim of ``o`` (of size > 1 in the layer) is unrolled above level ``lv``.
+
+    ZigZag checks dim names, not factor sizes: a spatial ir dim unrolled once still counts.
+    """
+    sizes = ctx.layer.loop_sizes
+    return any(d in o.ir and sizes.get(d, 1) > 1 for su in o.spatial_frac.su[lv + 1 :] for d, _ in su)
+
+
 def allocator_precision(ctx: LayerContext, o: OperandContext, s0: int, lv: int, order) -> int:
     """Inputs: own precision. Output: partial while an O-irrelevant dim is left above (temporal or spatial)."""
     if not o.is_output:
         return o.precision
-    ir_dims = {d for d, c in ctx.layer.relevance[o.name].items() if c == "ir" and ctx.layer.loop_sizes[d] > 1}
-    # ZigZag checks dim names, not factor sizes: a spatial ir dim unrolled once still counts
-    if any(d in ir_dims for d, _ in order[s0:]):
-        return o.precision
-    if any(d in ir_dims for su in o.spatial_frac.su[lv + 1 :] for d, _ in su):
+    # temporal loops all have size > 1, so their dim names suffice
+    if any(d in o.ir for d, _ in order[s0:]) or spatial_ir_above(ctx, o, lv):
         return o.precision
     return o.final_precision
 

@@ -14,6 +14,7 @@ from typing import Callable
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..errors import CpmapError
 from ..mapping import TemporalMapping
+from .capacity import capacity_violations
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -83,8 +84,6 @@ def latency_floor(ctx: LayerContext) -> float:
 def empty_order(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """No temporal loop: one mapping, all levels empty."""
     tm = TemporalMapping((), {o.name: tuple(0 for _ in o.chain) for o in ctx.operands})
-    from .capacity import capacity_violations
-
     if capacity_violations(ctx, tm):
         return EngineResult("infeasible", message="the spatial tiles do not fit the memories")
     cost = evaluate_temporal(ctx, tm)

@@ -155,11 +155,12 @@ class _Collector(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
-def _latency_tie_break(form: TemporalFormulation, ctx: LayerContext, optimum: int, tm: TemporalMapping, cost, limit: int, stats: dict):
+def _latency_tie_break(model: ChainModel, optimum: int, tm: TemporalMapping, cost, limit: int, stats: dict):
     """ZigZag's criterion is energy, then latency: among up to ``limit`` mappings of the proven optimal
     energy (enumerated deterministically), keep the one of least latency. The energy is unchanged, so the
     certificate is too; the latency tie-break itself is not proven (latency is not encoded)."""
-    model = ChainModel(form)
+    # the solved model, its objective turned into a constraint (its tables are not built again)
+    form, ctx = model.form, model.form.ctx
     model.m.clear_objective()
     model.m.add(model.obj == optimum)
     solver = cp_model.CpSolver()
@@ -222,7 +223,7 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     def tie_break(tm, cost):
         if options.tie_break_solutions <= 0:
             return tm, cost
-        return _latency_tie_break(form, ctx, optimum, tm, cost, options.tie_break_solutions, stats)
+        return _latency_tie_break(model, optimum, tm, cost, options.tie_break_solutions, stats)
 
     return certify(
         form, options, model.decode(solver), optimum, math.floor(solver.best_objective_bound + 1e-6),
