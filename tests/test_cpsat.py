@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_exhaustive import LINKS, NO_MERGE, _acc, _cases, _conv, _HW, needs_examples
+from test_exhaustive import LINKS, NO_MERGE, RANDOM_CONV, _acc, _cases, _conv, needs_examples
 
 from cpmap.api import load_problem
 from cpmap.cost.model import LayerContext, check_temporal, evaluate_temporal, prepare
@@ -61,17 +61,7 @@ def test_toy_optimum_is_1300():
 
 @needs_examples
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
-    k=st.sampled_from([2, 4, 8]),
-    c=st.sampled_from([1, 2, 3, 4, 6]),
-    ox=st.sampled_from([1, 2, 3, 4]),
-    fx=st.sampled_from([1, 2, 3]),
-    stride=st.sampled_from([1, 2]),
-    in_prec=st.sampled_from([8, 4]),
-    hw=st.sampled_from(sorted(_HW)),
-    spatial_dim=st.sampled_from(["K", "C", "OX"]),
-    unroll=st.sampled_from([4, 3, 2]),
-)
+@given(**RANDOM_CONV, unroll=st.sampled_from([4, 3, 2]))
 def test_random_layers_equal_exhaustive(k, c, ox, fx, stride, in_prec, hw, spatial_dim, unroll):
     sizes = {"K": k, "C": c, "OX": ox, "FX": fx}
     assume(unroll <= sizes[spatial_dim])  # non-divisors allowed: fractional unrolling

@@ -333,9 +333,8 @@ def _acc(name: str):
     return _ACC[name]
 
 
-@needs_examples
-@settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
+#: random small 1-D convolutions on the toy accelerators (shared with the exact engines' tests)
+RANDOM_CONV = dict(
     k=st.sampled_from([2, 4, 8]),
     c=st.sampled_from([1, 2, 3, 4, 6]),
     ox=st.sampled_from([1, 2, 3, 4]),
@@ -344,8 +343,12 @@ def _acc(name: str):
     in_prec=st.sampled_from([8, 4]),
     hw=st.sampled_from(sorted(_HW)),
     spatial_dim=st.sampled_from(["K", "C", "OX"]),
-    objective=st.sampled_from(OBJECTIVES),
 )
+
+
+@needs_examples
+@settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(**RANDOM_CONV, objective=st.sampled_from(OBJECTIVES))
 def test_random_layers_never_worse_than_loma(k, c, ox, fx, stride, in_prec, hw, spatial_dim, objective):
     sizes = {"K": k, "C": c, "OX": ox, "FX": fx}
     unroll = next((f for f in (4, 3, 2) if sizes[spatial_dim] % f == 0), None)
