@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .cost.model import RD_DOWN, RD_UP, WR_DOWN, WR_UP, LayerContext, tile_elements, word_count
+from .cost.model import RD_DOWN, RD_UP, WR_DOWN, WR_UP, LayerContext, _port_missing, tile_elements, word_count
 from .engines.allocator import spatial_ir_above
 from .errors import CpmapError
 from .factors import prime_factors
@@ -209,8 +209,6 @@ def formulate(ctx: LayerContext) -> TemporalFormulation:
     def words(o, m: int, direction: int, amount: int, prec: int, n: int) -> int:
         bw = o.ports[m][direction]
         if bw is None:
-            from .cost.model import _port_missing
-
             raise _port_missing(ctx, o, m, direction)
         return word_count(amount, prec, bw[0], bw[1], n, o.spatial_frac.instances[m + 1])
 
@@ -283,8 +281,6 @@ def formulate(ctx: LayerContext) -> TemporalFormulation:
             w_up = words(o, 0, WR_UP, amount, p, total)
             constant += scaled(oi, 0, words(o, 0, RD_DOWN, amount, p, total) if psum0 else 0, w_up)
             prefix_element.append(None)
-            if n_lv == 1:
-                pass
         else:
             amount = sp.boost[0]
             if ir_coords:
