@@ -71,7 +71,10 @@ def solve(
         None, "--mapping", "-m", help="ZigZag mapping YAML: memory-operand links, spatial mapping (complete = used as given) or hints."
     ),
     objective: str = typer.Option("energy", "--objective", help="energy | latency | edp (ties broken as ZigZag does)."),
-    engine: str = typer.Option("cpsat", "--engine", "-e", help="loma (ZigZag's heuristic) | exhaustive (enumeration, small layers) | cpsat | milp (exact, with a certificate)."),
+    engine: str = typer.Option(
+        "cpsat", "--engine", "-e",
+        help="loma | salsa (ZigZag's heuristics) | exhaustive (enumeration, small layers) | cpsat | milp (exact, with a certificate).",
+    ),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the exact engines (best so far + proven gap)."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes (results do not depend on it)."),
@@ -80,6 +83,10 @@ def solve(
     mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings (several layer dims on one array dim)."),
     max_space: int = typer.Option(2_000_000, "--max-space", help="exhaustive: refuse layers with more mappings than this."),
     loma_hint: bool = typer.Option(False, "--loma-hint", help="cpsat: start from LOMA's best mapping (useful with --time-limit)."),
+    salsa_iterations: int = typer.Option(1000, "--salsa-iterations", help="salsa: annealing iterations per spatial mapping (ZigZag's 1000)."),
+    salsa_start_temperature: float = typer.Option(0.05, "--salsa-start-temperature", help="salsa: start temperature T0, cooled as T0 x 0.995^k (ZigZag's 0.05)."),
+    salsa_criterion: str = typer.Option("energy", "--salsa-criterion", help="salsa: energy (ZigZag's) | latency (without on/off-loading, as ZigZag's SALSA)."),
+    seed: int = typer.Option(0, "--seed", help="salsa: random seed; with the layer shape and spatial mapping it fixes every chain."),
     data_locality: Optional[bool] = typer.Option(
         None, "--data-locality/--no-data-locality", help="Inter-layer data locality (prune memories above where a layer's data may stay). Default: on for IMC accelerators and with --mixed-spatial, as ZigZag."
     ),
@@ -109,6 +116,10 @@ def solve(
             max_space=max_space,
             loma_hint=loma_hint,
             data_locality=data_locality,
+            salsa_iterations=salsa_iterations,
+            salsa_start_temperature=salsa_start_temperature,
+            salsa_criterion=salsa_criterion,
+            seed=seed,
         )
         names = layers.split(",") if layers else None
         if quiet:

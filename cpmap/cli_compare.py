@@ -14,13 +14,17 @@ def compare(
     workload: Path = typer.Argument(..., help="ONNX model or ZigZag workload YAML."),
     accelerator: Path = typer.Option(..., "--accelerator", "-a", help="ZigZag hardware YAML."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="ZigZag mapping YAML (links, spatial mapping or hints)."),
-    engines: str = typer.Option("cpsat,loma", "--engines", help="Comma-separated engines, run in this order (cpsat, milp, loma, exhaustive)."),
+    engines: str = typer.Option("cpsat,loma", "--engines", help="Comma-separated engines, run in this order (cpsat, milp, loma, salsa, exhaustive)."),
     objective: str = typer.Option("energy", "--objective", help="energy | latency | edp."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the exact engines."),
     lpf_limit: int = typer.Option(6, "--lpf-limit", help="LOMA: maximum number of loop prime factors."),
     spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer (same for every engine)."),
+    salsa_iterations: int = typer.Option(1000, "--salsa-iterations", help="salsa: annealing iterations per spatial mapping (ZigZag's 1000)."),
+    salsa_start_temperature: float = typer.Option(0.05, "--salsa-start-temperature", help="salsa: start temperature T0, cooled as T0 x 0.995^k (ZigZag's 0.05)."),
+    salsa_criterion: str = typer.Option("energy", "--salsa-criterion", help="salsa: energy (ZigZag's) | latency (without on/off-loading)."),
+    seed: int = typer.Option(0, "--seed", help="salsa: random seed."),
     output_dir: Path = typer.Option(Path("compare_out"), "--output-dir", "-o", help="Folder for compare.csv, <engine>.json, compare.svg."),
 ) -> None:
     """Run several engines on the same layers and report how far each is from the proven optimum.
@@ -39,7 +43,9 @@ def compare(
             raise InputError(None, "--engines", "no engine given")
         problem = load_problem(workload, accelerator, mapping)
         options = SolveOptions(
-            objective=objective, time_limit=time_limit, lpf_limit=lpf_limit, nb_spatial_mappings=spatial_mappings, jobs=jobs
+            objective=objective, time_limit=time_limit, lpf_limit=lpf_limit, nb_spatial_mappings=spatial_mappings, jobs=jobs,
+            salsa_iterations=salsa_iterations, salsa_start_temperature=salsa_start_temperature,
+            salsa_criterion=salsa_criterion, seed=seed,
         )
         for e in names:
             check_options(SolveOptions(**{**options.__dict__, "engine": e}))

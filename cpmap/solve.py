@@ -29,7 +29,7 @@ from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
 from .workload import Layer
 
-ENGINES = ("cpsat", "milp", "loma", "exhaustive")
+ENGINES = ("cpsat", "milp", "loma", "salsa", "exhaustive")
 EXACT_ENGINES = ("cpsat", "milp", "exhaustive")
 
 
@@ -39,6 +39,10 @@ def get_engine(name: str):
         from .engines.loma import loma
 
         return loma
+    if name == "salsa":
+        from .engines.salsa import salsa
+
+        return salsa
     if name == "exhaustive":
         from .engines.exhaustive import exhaustive
 
@@ -74,6 +78,11 @@ class SolveOptions:
     loma_hint: bool = False
     #: inter-layer data locality (spec 8.5); None = as ZigZag: on for IMC accelerators or mixed spatial mappings
     data_locality: bool | None = None
+    #: SALSA: iterations per spatial mapping, start temperature, criterion (energy | latency), seed
+    salsa_iterations: int = 1000
+    salsa_start_temperature: float = 0.05
+    salsa_criterion: str = "energy"
+    seed: int = 0
 
     def engine_options(self) -> EngineOptions:
         return EngineOptions(
@@ -82,6 +91,10 @@ class SolveOptions:
             time_limit=self.time_limit,
             threads=self.threads,
             max_space=self.max_space,
+            salsa_iterations=self.salsa_iterations,
+            salsa_start_temperature=self.salsa_start_temperature,
+            salsa_criterion=self.salsa_criterion,
+            seed=self.seed,
         )
 
 
@@ -100,6 +113,14 @@ def check_options(options: SolveOptions) -> None:
         raise InputError(None, "--lpf-limit", "must be at least 1")
     if options.nb_spatial_mappings < 1:
         raise InputError(None, "--spatial-mappings", "must be at least 1")
+    if options.salsa_iterations < 0:
+        raise InputError(None, "--salsa-iterations", "must be at least 0")
+    if not options.salsa_start_temperature > 0:
+        raise InputError(None, "--salsa-start-temperature", "must be positive")
+    if options.salsa_criterion not in ("energy", "latency"):
+        raise InputError(None, "--salsa-criterion", f"unknown criterion {options.salsa_criterion!r} (choose from energy, latency)")
+    if options.seed < 0:
+        raise InputError(None, "--seed", "must be at least 0")
 
 
 def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) -> list[SpatialMapping]:
@@ -251,6 +272,8 @@ def solve(
     nb_spatial_mappings: int = 3,
     mixed_spatial: bool = False,
     data_locality: bool | None = None,
+    seed: int = 0,
+    salsa_iterations: int = 1000,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> RunResult:
     """Load the inputs and map every layer (or ``layers``) with ``engine``; see :func:`solve_problem`."""
@@ -264,6 +287,8 @@ def solve(
         mixed_spatial=mixed_spatial,
         jobs=jobs,
         data_locality=data_locality,
+        seed=seed,
+        salsa_iterations=salsa_iterations,
     )
     return solve_problem(problem, options, layers, progress)
 

@@ -40,6 +40,11 @@ class EngineOptions:
     cutoff: float | None = None
     #: exact engines: how many mappings of the optimal energy to compare on latency (ZigZag's tie-break)
     tie_break_solutions: int = 200
+    #: SALSA (ZigZag's defaults): annealing iterations, start temperature, criterion, random seed
+    salsa_iterations: int = 1000
+    salsa_start_temperature: float = 0.05
+    salsa_criterion: str = "energy"
+    seed: int = 0
 
 
 @dataclass
