@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Build cpmap's shape-only network models in ``models/networks/`` (ResNet-18, MobileNetV2, AlexNet).
+"""Build cpmap's shape-only network models in ``models/networks/`` (ResNet-18, ResNet-50, MobileNetV2, AlexNet,
+and the GEMMs of one BERT-base encoder layer and of one Llama-7B decoder layer in prefill and in decode).
 
 The graphs are written from the architectures' published layer tables (channel counts, kernels, strides,
 pads, groups) with ``onnx.helper``. They hold no weights: weight and bias tensors are graph inputs that only
@@ -11,6 +12,8 @@ Node names, node order and operator types follow the ONNX exports bundled with Z
 names such as ``/layer1/layer1.0/conv1/Conv`` for ResNet-18 and MobileNetV2, ``Op<index>`` for the Caffe2 AlexNet
 export, 224x224 input, batch 1), so layer names, layer ids (node indices) and operand sources coincide and
 results can be compared layer by layer. ``tests/test_workload_io.py`` checks that every costed layer is equal.
+ResNet-50 and the transformer GEMM sets have no ZigZag counterpart: their names follow the same PyTorch style,
+their shapes the published architectures (cited at each builder).
 
 Usage: ``python scripts/make_networks.py [OUTPUT_DIR]`` (default: ``models/networks`` of this repository).
 """
@@ -197,7 +200,132 @@ def alexnet() -> onnx.ModelProto:
     return g.model("alexnet", x, [1, 1000], opset=12)
 
 
-NETWORKS = {"resnet18": resnet18, "mobilenetv2": mobilenetv2, "alexnet": alexnet}
+# ----- ResNet-50 (He et al. 2016, Table 1; torchvision v1.5 layout: stride on the 3x3, BN folded) ---------------
+RESNET50_STAGES = ((64, 3), (128, 4), (256, 6), (512, 3))  # bottleneck width, blocks; output = 4 x width
+
+
+def resnet50() -> onnx.ModelProto:
+    g = GraphBuilder("input", [1, 3, 224, 224])
+    x = g.conv("/conv1/Conv", "input", 3, 64, k=7, stride=2, pad=3)
+    x = g.node("Relu", "/relu/Relu", [x])[0]
+    x = g.node("MaxPool", "/maxpool/MaxPool", [x], ceil_mode=0, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[2, 2])[0]
+    c_in = 64
+    for stage, (width, blocks) in enumerate(RESNET50_STAGES, start=1):
+        c_out = 4 * width
+        for block in range(blocks):
+            p = f"/layer{stage}/layer{stage}.{block}"
+            stride = 2 if (stage > 1 and block == 0) else 1
+            y = g.conv(f"{p}/conv1/Conv", x, c_in, width, k=1, stride=1, pad=0)
+            y = g.node("Relu", f"{p}/relu/Relu", [y])[0]
+            y = g.conv(f"{p}/conv2/Conv", y, width, width, k=3, stride=stride, pad=1)
+            y = g.node("Relu", f"{p}/relu_1/Relu", [y])[0]
+            y = g.conv(f"{p}/conv3/Conv", y, width, c_out, k=1, stride=1, pad=0)
+            shortcut = x
+            if block == 0:  # projection shortcut: channels change (and the resolution from stage 2 on)
+                shortcut = g.conv(f"{p}/downsample/downsample.0/Conv", x, c_in, c_out, k=1, stride=stride, pad=0)
+            y = g.node("Add", f"{p}/Add", [y, shortcut])[0]
+            x = g.node("Relu", f"{p}/relu_2/Relu", [y])[0]
+            c_in = c_out
+    x = g.node("GlobalAveragePool", "/avgpool/GlobalAveragePool", [x])[0]
+    x = g.node("Flatten", "/Flatten", [x], axis=1)[0]
+    x = g.gemm("/fc/Gemm", x, 2048, 1000)
+    return g.model("resnet50", x, [1, 1000], opset=14)
+
+
+# ----- Transformer layers as GEMMs (batch 1; weights are [in, out] MatMul operands) ------------------------------
+def _linear(g: GraphBuilder, name: str, x: str, c_in: int, c_out: int) -> str:
+    """``x @ W`` with a constant weight of shape [c_in, c_out] (a projection; bias adds are not costed)."""
+    w = g.shape_input(name.strip("/").replace("/", ".").removesuffix(".MatMul") + ".weight", [c_in, c_out])
+    return g.node("MatMul", name, [x, w])[0]
+
+
+def _heads(g: GraphBuilder, name: str, x: str, rows: int, heads: int, head_dim: int, key: bool = False) -> str:
+    """[rows, heads*head_dim] -> [heads, rows, head_dim] (or [heads, head_dim, rows] for keys: K transposed)."""
+    shape = g.constant(f"{name.strip('/').replace('/', '.')}.shape", np.array([rows, heads, head_dim], np.int64))
+    y = g.node("Reshape", f"{name}/Reshape", [x, shape])[0]
+    return g.node("Transpose", f"{name}/Transpose", [y], perm=[1, 2, 0] if key else [1, 0, 2])[0]
+
+
+def _attention(
+    g: GraphBuilder, p: str, x: str, rows: int, d_model: int, heads: int, past: int = 0
+) -> str:
+    """Multi-head self-attention of ``rows`` new tokens over ``past + rows`` keys: the projections, the
+    per-head score and value matmuls (batched over heads, both operands computed: no constant weight) and the
+    output projection. With ``past`` > 0 the cached keys and values (graph inputs) are concatenated first."""
+    hd = d_model // heads
+    q = _heads(g, f"{p}/q_heads", _linear(g, f"{p}/q_proj/MatMul", x, d_model, d_model), rows, heads, hd)
+    k = _heads(g, f"{p}/k_heads", _linear(g, f"{p}/k_proj/MatMul", x, d_model, d_model), rows, heads, hd, key=True)
+    v = _heads(g, f"{p}/v_heads", _linear(g, f"{p}/v_proj/MatMul", x, d_model, d_model), rows, heads, hd)
+    if past:
+        k_cache = g.shape_input(f"{p.strip('/').replace('/', '.')}.past_key", [heads, hd, past])
+        v_cache = g.shape_input(f"{p.strip('/').replace('/', '.')}.past_value", [heads, past, hd])
+        k = g.node("Concat", f"{p}/k_cache/Concat", [k_cache, k], axis=2)[0]
+        v = g.node("Concat", f"{p}/v_cache/Concat", [v_cache, v], axis=1)[0]
+    s = g.node("MatMul", f"{p}/scores/MatMul", [q, k])[0]  # [heads, rows, past + rows]
+    s = g.node("Softmax", f"{p}/Softmax", [s], axis=-1)[0]
+    a = g.node("MatMul", f"{p}/context/MatMul", [s, v])[0]  # [heads, rows, hd]
+    a = g.node("Transpose", f"{p}/context/Transpose", [a], perm=[1, 0, 2])[0]
+    shape = g.constant(f"{p.strip('/').replace('/', '.')}.merge_shape", np.array([rows, d_model], np.int64))
+    a = g.node("Reshape", f"{p}/context/Reshape", [a, shape])[0]
+    return _linear(g, f"{p}/o_proj/MatMul", a, d_model, d_model)
+
+
+#: BERT-base (Devlin et al. 2019): hidden 768, 12 heads of 64, feed-forward 3072; sequence length 128.
+BERT_BASE = dict(d_model=768, heads=12, ffn=3072, seq=128)
+
+
+def bert_base_gemms() -> onnx.ModelProto:
+    """One encoder layer of BERT-base (all 12 are identical): Q, K, V, attention scores, context, output
+    projection, the two feed-forward GEMMs; 128 tokens, batch 1. Norms, softmax and GELU are not costed."""
+    d, seq = BERT_BASE["d_model"], BERT_BASE["seq"]
+    g = GraphBuilder("hidden_states", [seq, d])
+    p = "/encoder/layer.0/attention"
+    x = _attention(g, p, "hidden_states", seq, d, BERT_BASE["heads"])
+    x = g.node("Add", f"{p}/Add", ["hidden_states", x])[0]
+    h = _linear(g, "/encoder/layer.0/intermediate/dense/MatMul", x, d, BERT_BASE["ffn"])
+    h = g.node("Gelu", "/encoder/layer.0/intermediate/Gelu", [h])[0]
+    y = _linear(g, "/encoder/layer.0/output/dense/MatMul", h, BERT_BASE["ffn"], d)
+    return g.model("bert_base_gemms", y, [seq, d], opset=20)
+
+
+#: Llama-7B (Touvron et al. 2023, Table 2): dimension 4096, 32 heads of 128, SwiGLU hidden 11008 (Meta's
+#: released configuration). Prefill: 512 prompt tokens; decode: one token over a 2048-token context.
+LLAMA_7B = dict(d_model=4096, heads=32, ffn=11008, prefill=512, context=2048)
+
+
+def _llama_layer(rows: int, past: int, graph_name: str) -> onnx.ModelProto:
+    d, ffn = LLAMA_7B["d_model"], LLAMA_7B["ffn"]
+    g = GraphBuilder("hidden_states", [rows, d])
+    p = "/model/layers.0"
+    x = _attention(g, f"{p}/self_attn", "hidden_states", rows, d, LLAMA_7B["heads"], past)
+    x = g.node("Add", f"{p}/Add", ["hidden_states", x])[0]
+    gate = _linear(g, f"{p}/mlp/gate_proj/MatMul", x, d, ffn)
+    gate = g.node("Sigmoid", f"{p}/mlp/act_fn/Sigmoid", [gate])[0]  # SiLU's elementwise part, not costed
+    up = _linear(g, f"{p}/mlp/up_proj/MatMul", x, d, ffn)
+    h = g.node("Mul", f"{p}/mlp/Mul", [gate, up])[0]
+    y = _linear(g, f"{p}/mlp/down_proj/MatMul", h, ffn, d)
+    return g.model(graph_name, y, [rows, d], opset=20)
+
+
+def llama7b_prefill_gemms() -> onnx.ModelProto:
+    """One decoder layer of Llama-7B (all 32 are identical) on a 512-token prompt, batch 1."""
+    return _llama_layer(LLAMA_7B["prefill"], 0, "llama7b_prefill_gemms")
+
+
+def llama7b_decode_gemms() -> onnx.ModelProto:
+    """One decoder layer of Llama-7B generating one token after 2047 cached ones (2048 keys), batch 1."""
+    return _llama_layer(1, LLAMA_7B["context"] - 1, "llama7b_decode_gemms")
+
+
+NETWORKS = {
+    "resnet18": resnet18,
+    "mobilenetv2": mobilenetv2,
+    "alexnet": alexnet,
+    "resnet50": resnet50,
+    "bert_base_gemms": bert_base_gemms,
+    "llama7b_prefill_gemms": llama7b_prefill_gemms,
+    "llama7b_decode_gemms": llama7b_decode_gemms,
+}
 
 
 def main(argv: list[str]) -> int:
