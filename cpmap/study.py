@@ -226,12 +226,16 @@ def study_rows(cells: list[CellResult], instances: list[Instance]) -> list[dict]
     return rows
 
 
+NUMERIC_FIELDS = ("objective_value", "energy_pJ", "latency_cc", "seconds", "reference", "reference_bound", "ratio")
+
+
 def rows_to_csv(rows: list[dict]) -> str:
+    """The study's CSV: numbers as Python's shortest round-trip float text, missing values empty."""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(CSV_FIELDS), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if r[k] is None else repr(r[k]) if isinstance(r[k], float) else r[k]) for k in CSV_FIELDS})
+        w.writerow({k: ("" if r[k] is None else repr(float(r[k])) if k in NUMERIC_FIELDS else r[k]) for k in CSV_FIELDS})
     return buf.getvalue()
 
 
@@ -240,7 +244,7 @@ def rows_from_csv(text: str) -> list[dict]:
     out = []
     for r in csv.DictReader(io.StringIO(text)):
         row: dict = dict(r)
-        for k in ("objective_value", "energy_pJ", "latency_cc", "seconds", "reference", "reference_bound", "ratio"):
+        for k in NUMERIC_FIELDS:
             row[k] = float(r[k]) if r[k] != "" else None
         row["seed"] = int(r["seed"]) if r["seed"] != "" else ""
         out.append(row)
@@ -275,7 +279,7 @@ def headlines(rows: list[dict]) -> list[Headline]:
     for objective, acc in keys:
         mine = [r for r in rows if r["objective"] == objective and r["accelerator"] == acc]
         exact = [r for r in mine if r["engine"] == "exact"]
-        proven = sum(1 for r in exact if r["status"] == "optimal")
+        proven = sum(1 for r in exact if r["reference_status"] == "optimal")
         for engine in ("exact", *HEURISTICS):
             rs = [r for r in mine if r["engine"] == engine]
             if not rs:
@@ -490,7 +494,8 @@ def render_report(rows: list[dict], settings: StudySettings, command: str, grid:
         )
     lines += ["", "## Per network", "", "| objective | network | accelerator | engine | at ref | geomean | worst | seconds |", "|---|---|---|---|---|---|---|---|"]
     for objective in [o for o in OBJECTIVES if any(r["objective"] == o for r in rows)]:
-        for net in [n for n in NETWORKS if any(r["network"] == n for r in rows)]:
+        present = {r["network"] for r in rows}
+        for net in [n for n in NETWORKS if n in present] + sorted(present - set(NETWORKS)):
             for acc in sorted({r["accelerator"] for r in rows if r["network"] == net}, key=_acc_index):
                 for engine in HEURISTICS:
                     rs = [r for r in rows if (r["objective"], r["network"], r["accelerator"], r["engine"]) == (objective, net, acc, engine)]
