@@ -8,22 +8,21 @@ defaults (1000 iterations per spatial mapping, start temperature 0.05, energy cr
 mappings; energy objective across them):
 
 * ZigZag: ``get_hardware_performance_zigzag(temporal_mapping_search_engine="salsa")`` on its own input files,
-  with Python's ``random`` and numpy's global generator seeded with the seed. ZigZag runs each SALSA chain in
-  a forked process that inherits (and never advances) the parent's random state, so within one ZigZag run every
-  chain starts from the same random stream; across seeds the streams differ. Layers of identical shape
-  therefore get identical chains and results in one ZigZag run, so ZigZag is given the network with every
-  repeated layer (same shape as an earlier one, by cpmap's ``Layer.shape_key``) turned into an ``Identity``
-  node, which its parser skips (the stored tensor shapes keep every other layer as it was), and each repeated
-  layer gets its first occurrence's result: the same numbers as the whole network, in about 12/21 of the
-  time on ResNet-18 (``--no-dedup`` runs the whole network).
-* cpmap: ``solve_problem`` with engine ``salsa`` and ``seed`` (one process; identical layers solved once, the
-  same work as ZigZag on the distinct layers; with ``--no-dedup`` also every layer on its own).
+  with Python's ``random`` and numpy's global generator seeded with the seed in this process. ZigZag runs each
+  SALSA chain in a forked process: numpy's state is inherited (so every chain of one run draws the same moves
+  and acceptance numbers), Python's ``random`` is reseeded from the OS at fork (CPython does so), so the random
+  start order of every chain is unseeded: ZigZag's runs cannot be reproduced, whatever the seed.
+* cpmap: ``solve_problem`` with engine ``salsa`` and ``seed`` (one process, identical layers solved once).
 
-Per tool: the distribution over (layer, seed) of E_tool / E* (median, 90th percentile, worst, share at the
-optimum, geometric mean), the per-seed total ratio, the wall and CPU seconds per run (ZigZag's CPU includes its
-SALSA child processes), and a two-sided Mann-Whitney U test of the two ratio samples (a p-value well above 0.05:
-no evidence the distributions differ). Raw rows (accelerator, tool, seed, layer, energy, latency, ratio) go to
-``--csv`` (written as the runs finish). Needs the test extra (zigzag-dse, six); scipy comes with zigzag-dse.
+Both tools map the *distinct* layers only (ResNet-18: 12 of 21 shapes): ZigZag gets the network with every
+repeated layer (same ``Layer.shape_key`` as an earlier one) turned into an ``Identity`` node, which its parser
+skips while the stored tensor shapes keep every other layer as it was (``--no-dedup``: the whole network, about
+1.8x the time; repeated layers then count as extra samples of their shape). Statistics are over (distinct
+layer, seed): the distribution of E_tool / E* (median, 90th percentile, worst, share at the optimum, geometric
+mean), a two-sided Mann-Whitney U test of the two tools' samples (a p-value well above 0.05: no evidence the
+distributions differ) and, per distinct layer, the same test on its seeds; also the wall and CPU seconds per
+run (ZigZag's CPU includes its SALSA child processes). Raw rows (accelerator, tool, seed, layer, energy,
+latency, ratio) go to ``--csv`` as the runs finish. Needs the test extra (zigzag-dse, six); scipy comes with zigzag-dse.
 Expect about 3-10 min per ZigZag run on this machine (20 runs for the defaults).
 """
 
@@ -86,11 +85,9 @@ def distinct_layers_model(workload: Path, layers) -> tuple[object, dict[str, str
     return model, rep
 
 
-def run_zigzag_salsa(workload, hw: Path, mp: Path, seed: int, rep: dict[str, str] | None = None) -> tuple[dict[str, tuple[float, float]], float, float]:
+def run_zigzag_salsa(workload, hw: Path, mp: Path, seed: int) -> tuple[dict[str, tuple[float, float]], float, float]:
     """ZigZag's SALSA flow (energy) with seeded global generators: per layer (energy, latency), wall s, CPU s.
-
-    ``workload`` is a path or an ONNX model; with ``rep`` (layer -> first occurrence), repeated layers take
-    their first occurrence's result."""
+    ``workload`` is a path or an ONNX model."""
     from zigzag.api import get_hardware_performance_zigzag
 
     logging.disable(logging.WARNING)
@@ -109,10 +106,7 @@ def run_zigzag_salsa(workload, hw: Path, mp: Path, seed: int, rep: dict[str, str
             dump_folder=dump,
         )
     wall, cpu = time.perf_counter() - w0, _cpu_with_children() - c0
-    got = {cme.layer.name: (float(cme.energy_total), float(cme.latency_total2)) for cme, _ in cmes[0][1]}
-    if rep is not None:
-        got = {name: got[first] for name, first in rep.items()}
-    return got, wall, cpu
+    return {cme.layer.name: (float(cme.energy_total), float(cme.latency_total2)) for cme, _ in cmes[0][1]}, wall, cpu
 
 
 def run_cpmap(problem, engine: str, seed: int = 0, share: bool = True) -> tuple[dict[str, tuple[float, float, str]], float, float]:
@@ -165,7 +159,9 @@ def main() -> int:
     for acc in accs:
         workload, hw, mp = _zigzag_inputs(acc)
         problem = load_problem(workload, hw, mp)
-        zz_model, rep = (workload, None) if args.no_dedup else distinct_layers_model(workload, problem.layers)
+        model, rep = distinct_layers_model(workload, problem.layers)
+        zz_model = workload if args.no_dedup else model
+        samples = sorted(rep) if args.no_dedup else sorted(set(rep.values()))  # the layers counted
         exact, ex_wall, _ = run_cpmap(problem, "cpsat")
         proven = sum(1 for v in exact.values() if v[2] == "optimal")
         print(f"\n== {acc}: cpsat proves {proven}/{len(exact)} layers optimal in {ex_wall:.1f} s", flush=True)
@@ -173,9 +169,8 @@ def main() -> int:
         totals: dict[str, list[float]] = {"zigzag": [], "cpmap": []}
         times: dict[str, list[tuple[float, float]]] = {"zigzag": [], "cpmap": [], "cpmap_unshared": []}
         per_layer: dict[str, dict[str, list[float]]] = {"zigzag": {}, "cpmap": {}}
-        e_star_total = sum(v[0] for v in exact.values())
         for seed in range(args.seeds):
-            zz, zw, zc = run_zigzag_salsa(zz_model, hw, mp, seed, rep)
+            zz, zw, zc = run_zigzag_salsa(zz_model, hw, mp, seed)
             ours, cw, cc = run_cpmap(problem, "salsa", seed)
             times["zigzag"].append((zw, zc))
             times["cpmap"].append((cw, cc))
@@ -183,26 +178,27 @@ def main() -> int:
                 _, uw, uc = run_cpmap(problem, "salsa", seed, share=False)
                 times["cpmap_unshared"].append((uw, uc))
             for tool, res in (("zigzag", zz), ("cpmap", ours)):
-                for name, v in res.items():
+                for name in samples:
+                    v = res[name]
                     r = v[0] / exact[name][0]
                     ratios[tool].append(r)
                     per_layer[tool].setdefault(name, []).append(r)
                     if writer is not None:
                         writer.writerow([acc, tool, seed, name, repr(v[0]), repr(v[1]), repr(r)])
-                totals[tool].append(sum(v[0] for v in res.values()) / e_star_total)
+                totals[tool].append(sum(res[n][0] for n in samples) / sum(exact[n][0] for n in samples))
             if writer is not None:
                 fh.flush()
             print(
-                f"  seed {seed}: zigzag{'' if args.no_dedup else ' (distinct layers)'} {zw:7.1f} s wall {zc:7.1f} s cpu, total/E* {totals['zigzag'][-1]:.6f} |"
+                f"  seed {seed}: zigzag {zw:7.1f} s wall {zc:7.1f} s cpu, total/E* {totals['zigzag'][-1]:.6f} |"
                 f" cpmap {cw:5.1f} s wall {cc:5.1f} s cpu, total/E* {totals['cpmap'][-1]:.6f}",
                 flush=True,
             )
-        print(f"  per (layer, seed), {len(ratios['zigzag'])} values each:")
+        print(f"  per ({'layer' if args.no_dedup else 'distinct layer'}, seed), {len(ratios['zigzag'])} values each:")
         for tool in ("zigzag", "cpmap"):
             print(f"    {tool:7s} {describe(ratios[tool])}")
         for tool in ("zigzag", "cpmap"):
             t = totals[tool]
-            print(f"    {tool:7s} network total / E*: median {statistics.median(t):.6f}  worst {max(t):.6f}")
+            print(f"    {tool:7s} total of the layers / E*: median {statistics.median(t):.6f}  worst {max(t):.6f}")
         zw = statistics.mean(w for w, _ in times["zigzag"])
         zc = statistics.mean(c for _, c in times["zigzag"])
         for label in ("cpmap", "cpmap_unshared") if args.no_dedup else ("cpmap",):
@@ -219,8 +215,8 @@ def main() -> int:
             from scipy.stats import mannwhitneyu
         except ImportError:  # pragma: no cover - scipy ships with zigzag-dse
             continue
-        # repeated layers repeat their first occurrence's numbers: test on distinct layers only
-        distinct = sorted({first for first in (rep or distinct_layers_model(workload, problem.layers)[1]).values()})
+        # cpmap copies repeated layers (one chain per shape): test on distinct layers only
+        distinct = sorted(set(rep.values()))
         pooled = {t: [r for n in distinct for r in per_layer[t][n]] for t in ("zigzag", "cpmap")}
         p = mannwhitneyu(pooled["zigzag"], pooled["cpmap"], alternative="two-sided").pvalue
         print(f"    Mann-Whitney U (two-sided), {len(distinct)} distinct layers x {args.seeds} seeds per tool: p = {p:.3f}")
