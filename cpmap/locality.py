@@ -220,11 +220,14 @@ def plan_locality(
         succ = graph.successors[n]
         branch_start = len(succ) > 1
         branch_end = len(succ) == 1 and len(graph.predecessors[succ[0]]) > 1
-        if not is_first:
+        # a later layer reading only network inputs (e.g. the K and V projections next to Q) has no producer
+        # to inherit a level from: it enters like the first layer (ZigZag stops with StopIteration there)
+        entry = is_first or not graph.predecessors[n]
+        if not entry:
             prev = by_id[graph.predecessors[n][0]]
             lower(n, act, levels[prev.layer_id][roles(prev)[2]])
         if branch_start or branch_end:
-            if is_first:
+            if entry:
                 lower(n, act, top_act)
             lower(n, out, top_out)
             continue
@@ -248,7 +251,7 @@ def plan_locality(
             if need > mem.size * _instances(accelerator, mem):
                 continue
             if io_both:
-                if is_first:
+                if entry:
                     lower(n, act, i)
                 lower(n, out, i)
             if i < weight_level and serves_w and len(mem.served_dimensions) == len(accelerator.array.dimensions):

@@ -138,3 +138,14 @@ def test_study_networks_have_the_published_shapes():
     # Llama-7B layer: q, k, v, o 4096x4096; gate, up, down 4096x11008; 32 heads of 128
     assert macs("llama7b_prefill_gemms") == (9, 512 * (4 * 4096 * 4096 + 3 * 4096 * 11008) + 2 * 32 * 512 * 512 * 128)
     assert macs("llama7b_decode_gemms") == (9, 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 32 * 2048 * 128)
+
+
+def test_locality_on_layers_reading_network_inputs():
+    """Q, K and V all read the layer input: K and V enter like the first layer (ZigZag stops there)."""
+    from cpmap.api import load_problem, locality_accelerators
+
+    p = load_problem(ROOT / "models/networks/bert_base_gemms.onnx", ROOT / "models/accelerators/aimc.yaml", ROOT / "models/mappings/default_imc.yaml")
+    accs = locality_accelerators(p, None, False)
+    q, k, v = (accs[f"/encoder/layer.0/attention/{x}_proj/MatMul"] for x in "qkv")
+    assert k == q and v == q
+    assert [(m.name, m.operands) for m in q.memories][-2:] == [("sram_256KB", ("I1", "O")), ("dram", ("I1", "I2", "O"))]
