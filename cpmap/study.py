@@ -84,6 +84,8 @@ class CellResult:
     seed: int | None
     wall_seconds: float
     layers: list[dict] = field(default_factory=list)
+    #: CPU seconds of the run (this process and its finished children): fair under a loaded machine
+    cpu_seconds: float | None = None
 
 
 def load_instance(path: Path, root: Path) -> Instance:
@@ -132,9 +134,9 @@ def solve_options(engine: str, objective: str, settings: StudySettings, seed: in
 def run_cell(inst: Instance, objective: str, engine: str, seed: int | None, settings: StudySettings) -> CellResult:
     """Map every layer of ``inst`` with one study engine and return its per-layer rows."""
     problem = load_problem(inst.workload, inst.hardware, inst.mapping)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     run = solve_problem(problem, solve_options(engine, objective, settings, seed), list(inst.layers) if inst.layers else None)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     layers = []
     for r in run.layers:
         once = next((n.split("same shape as ", 1)[1].split(":")[0] for n in r.notes if n.startswith("same shape as ")), "")
@@ -150,7 +152,15 @@ def run_cell(inst: Instance, objective: str, engine: str, seed: int | None, sett
                 "solved_once_as": once,
             }
         )
-    return CellResult(inst.name, objective, engine, seed, round(wall, 4), layers)
+    return CellResult(inst.name, objective, engine, seed, round(wall, 4), layers, round(cpu, 4))
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its waited-for children (``--jobs`` workers)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _cache_path(cache: Path, inst: Instance, objective: str, engine: str, seed: int | None) -> Path:
@@ -176,14 +186,17 @@ def run_grid(
                     path = _cache_path(cache, inst, objective, engine, seed) if cache else None
                     if path is not None and path.is_file():
                         doc = json.loads(path.read_text())
-                        if doc.get("settings") == asdict(settings):
+                        if doc.get("settings") == asdict(settings) and doc["cell"].get("cpu_seconds") is not None:
                             cells.append(CellResult(**doc["cell"]))
                             continue
                     cell = run_cell(inst, objective, engine, seed, settings)
                     if path is not None:
                         write_json_atomic(path, {"settings": asdict(settings), "cell": asdict(cell)})
                     if log:
-                        log(f"{inst.name} {objective} {engine}{'' if seed is None else f' seed {seed}'}: {cell.wall_seconds:.1f} s")
+                        log(
+                            f"{inst.name} {objective} {engine}{'' if seed is None else f' seed {seed}'}:"
+                            f" {cell.wall_seconds:.1f} s wall, {cell.cpu_seconds:.1f} s CPU"
+                        )
                     cells.append(cell)
     return cells
 
@@ -224,6 +237,54 @@ def study_rows(cells: list[CellResult], instances: list[Instance]) -> list[dict]
                 }
             )
     return rows
+
+
+RUN_FIELDS = ("network", "accelerator", "objective", "engine", "seed", "layers", "distinct_layers", "wall_seconds", "cpu_seconds")
+
+
+def run_rows(cells: list[CellResult], instances: list[Instance]) -> list[dict]:
+    """One row per engine run (cell): how many layers and distinct layers it mapped, its wall and CPU seconds."""
+    by_name = {i.name: i for i in instances}
+    return [
+        {
+            "network": by_name[c.instance].network,
+            "accelerator": by_name[c.instance].accelerator,
+            "objective": c.objective,
+            "engine": c.engine,
+            "seed": "" if c.seed is None else c.seed,
+            "layers": len(c.layers),
+            "distinct_layers": sum(1 for lr in c.layers if not lr["solved_once_as"]),
+            "wall_seconds": c.wall_seconds,
+            "cpu_seconds": c.cpu_seconds,
+        }
+        for c in cells
+    ]
+
+
+def runs_to_csv(runs: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(RUN_FIELDS), lineterminator="\n")
+    w.writeheader()
+    w.writerows({k: r[k] for k in RUN_FIELDS} for r in runs)
+    return buf.getvalue()
+
+
+def runs_from_csv(text: str) -> list[dict]:
+    out = []
+    for r in csv.DictReader(io.StringIO(text)):
+        row: dict = dict(r)
+        row["layers"], row["distinct_layers"] = int(r["layers"]), int(r["distinct_layers"])
+        row["wall_seconds"], row["cpu_seconds"] = float(r["wall_seconds"]), float(r["cpu_seconds"])
+        row["seed"] = int(r["seed"]) if r["seed"] != "" else ""
+        out.append(row)
+    return out
+
+
+def engine_cpu(runs: list[dict], engine: str, **where) -> float:
+    """CPU seconds of ``engine``'s runs matching ``where`` (SALSA: mean over its seeds of the per-seed total)."""
+    rs = [r for r in runs if r["engine"] == engine and all(r[k] == v for k, v in where.items())]
+    seeds = {r["seed"] for r in rs}
+    return sum(r["cpu_seconds"] for r in rs) / max(len(seeds), 1)
 
 
 NUMERIC_FIELDS = ("objective_value", "energy_pJ", "latency_cc", "seconds", "reference", "reference_bound", "ratio")
@@ -267,13 +328,13 @@ class Headline:
     geomean: float
     worst: float
     worst_layer: str
-    seconds: float  # total engine time (SALSA: mean over seeds of the total per seed)
+    cpu_seconds: float  # total engine CPU time (SALSA: mean over seeds of the total per seed)
     reference_proven: int
     reference_layers: int
 
 
-def headlines(rows: list[dict]) -> list[Headline]:
-    """The headline table: per objective, accelerator and engine (seconds: per-layer solve times summed)."""
+def headlines(rows: list[dict], runs: list[dict]) -> list[Headline]:
+    """The headline table: per objective, accelerator and engine; time = CPU seconds of the engine's runs."""
     out = []
     keys = sorted({(r["objective"], r["accelerator"]) for r in rows}, key=lambda k: (OBJECTIVES.index(k[0]) if k[0] in OBJECTIVES else 9, _acc_index(k[1])))
     for objective, acc in keys:
@@ -285,8 +346,7 @@ def headlines(rows: list[dict]) -> list[Headline]:
             if not rs:
                 continue
             ratios = [(r["ratio"], f"{r['network']} {r['layer']}") for r in rs if r["ratio"] is not None]
-            seeds = {r["seed"] for r in rs}
-            seconds = sum(r["seconds"] for r in rs) / max(len(seeds), 1)
+            seconds = engine_cpu(runs, engine, objective=objective, accelerator=acc)
             worst = max(ratios) if ratios else (float("nan"), "")
             out.append(
                 Headline(
@@ -310,50 +370,45 @@ def unique_layer_counts(root: Path, networks) -> dict[str, int]:
     return out
 
 
-def estimate_grid_seconds(rows: list[dict], root: Path, networks, accelerators, objectives, engines, seeds: int) -> dict:
-    """Estimated seconds of the whole grid (one process) from the measured per-layer times.
+def estimate_grid_seconds(runs: list[dict], root: Path, networks, accelerators, objectives, engines, seeds: int) -> dict:
+    """Estimated CPU seconds of a whole grid (one process) from the measured runs.
 
-    Per engine, the measured seconds per distinct layer (SALSA: per seed) are averaged per accelerator and per
-    network kind (convolutional network or transformer GEMMs); a cell of the grid gets its measured time when it
-    was run, else its network's distinct layer count times the rate of the same accelerator and kind, else of the
-    same kind on any measured accelerator (then ``extrapolated``). Objectives share the rates (latency is measured
-    only if run).
+    Per engine, the measured CPU seconds per distinct layer of each run (SALSA: per seed) are averaged per
+    accelerator and per network kind (convolutional network or transformer GEMMs). A cell of the grid counts its
+    measured time when it was run (SALSA: the mean per seed x ``seeds``); else its network's distinct layer count
+    x the rate of the same engine, accelerator and kind, else of the same engine and kind on the other measured
+    accelerators (counted as ``extrapolated``). Objectives share the rates when one was not run.
     """
     counts = unique_layer_counts(root, networks)
 
     def kind(net: str) -> str:
         return "gemm" if "gemm" in net else "conv"
 
-    solved = [r for r in rows if r["engine"] in engines and not r["solved_once_as"]]
     rates: dict[tuple, list[float]] = {}
-    for r in solved:
-        rates.setdefault((r["engine"], r["accelerator"], kind(r["network"])), []).append(r["seconds"])
-        rates.setdefault((r["engine"], "*", kind(r["network"])), []).append(r["seconds"])
-    measured: dict[tuple, float] = {}
-    for r in rows:
-        if r["engine"] in engines:
-            k = (r["network"], r["accelerator"], r["objective"], r["engine"])
-            measured[k] = measured.get(k, 0.0) + r["seconds"]
+    for r in runs:
+        if r["distinct_layers"]:
+            rate = r["cpu_seconds"] / r["distinct_layers"]
+            rates.setdefault((r["engine"], r["accelerator"], kind(r["network"])), []).append(rate)
+            rates.setdefault((r["engine"], "*", kind(r["network"])), []).append(rate)
     total = 0.0
     per_engine = {e: 0.0 for e in engines}
-    extrapolated = 0
-    missing = 0
+    extrapolated = missing = 0
     for net in networks:
         for acc in accelerators:
             for obj in objectives:
                 for e in engines:
-                    if (net, acc, obj, e) in measured:
-                        s = measured[(net, acc, obj, e)]
+                    n_runs = seeds if e == "salsa" else 1
+                    if any((r["network"], r["accelerator"], r["objective"], r["engine"]) == (net, acc, obj, e) for r in runs):
+                        sec = engine_cpu(runs, e, network=net, accelerator=acc, objective=obj) * n_runs
                     else:
                         rate = rates.get((e, acc, kind(net))) or rates.get((e, "*", kind(net)))
                         if not rate:
                             missing += 1
                             continue
-                        if (e, acc, kind(net)) not in rates:
-                            extrapolated += 1
-                        s = statistics.mean(rate) * counts[net] * (seeds if e == "salsa" else 1)
-                    total += s
-                    per_engine[e] += s
+                        extrapolated += (e, acc, kind(net)) not in rates
+                        sec = statistics.mean(rate) * counts[net] * n_runs
+                    total += sec
+                    per_engine[e] += sec
     return {"seconds": total, "per_engine": per_engine, "extrapolated_cells": extrapolated, "unestimated_cells": missing, "seeds": seeds}
 
 
@@ -407,8 +462,8 @@ def plot_ratio_distributions(rows: list[dict], objective: str, path: Path) -> No
     plt.close(fig)
 
 
-def plot_time_vs_quality(rows: list[dict], objective: str, path: Path) -> None:
-    """Per network x accelerator and engine: seconds (SALSA: per seed) against the geometric-mean excess."""
+def plot_time_vs_quality(rows: list[dict], runs: list[dict], objective: str, path: Path) -> None:
+    """Per network x accelerator and engine: CPU seconds (SALSA: per seed) against the geometric-mean excess."""
     plt = _pyplot()
     from matplotlib.ticker import FuncFormatter
 
@@ -422,8 +477,7 @@ def plot_time_vs_quality(rows: list[dict], objective: str, path: Path) -> None:
             ratios = [r["ratio"] for r in rs if r["ratio"] is not None]
             if not ratios:
                 continue
-            seeds = {r["seed"] for r in rs}
-            xs.append(max(sum(r["seconds"] for r in rs) / len(seeds), 1e-3))
+            xs.append(max(engine_cpu(runs, engine, network=net, accelerator=acc, objective=objective), 1e-3))
             ys.append(_excess_percent(geomean(ratios)))
         if xs:
             ax.scatter(xs, ys, marker=markers[engine], color=f"C{k}", label=engine.replace("_", " "), alpha=0.8)
@@ -432,7 +486,7 @@ def plot_time_vs_quality(rows: list[dict], objective: str, path: Path) -> None:
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
     _percent_y(ax)
     ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
-    ax.set_xlabel("seconds per network (SALSA: per seed), one process")
+    ax.set_xlabel("CPU seconds per network (SALSA: per seed), one process")
     ax.set_ylabel(f"geomean {objective} above the exact engine's")
     ax.set_title(f"time vs quality, {objective}: one point per network x accelerator")
     ax.legend()
@@ -446,9 +500,11 @@ def _fmt_s(s: float) -> str:
     return f"{s:.1f}" if s < 1000 else f"{s:,.0f}"
 
 
-def render_report(rows: list[dict], settings: StudySettings, command: str, grid: dict, estimate: dict | None, plots: list[str]) -> str:
+def render_report(
+    rows: list[dict], runs: list[dict], settings: StudySettings, command: str, grid: dict, estimate: dict | None, plots: list[str], note: str = ""
+) -> str:
     """docs/study.md: what was run, the headline table, per-network detail, the full-grid estimate, the plots."""
-    heads = headlines(rows)
+    heads = headlines(rows, runs)
     lines = [
         "# Heuristic vs optimum: LOMA and SALSA against cpmap's exact engine",
         "",
@@ -476,10 +532,11 @@ def render_report(rows: list[dict], settings: StudySettings, command: str, grid:
         "## Headline: how often and by how much the heuristics miss the reference",
         "",
         "Per objective and accelerator, over all layers of the networks run (SALSA: all layers x seeds). *at ref* ="
-        " layers whose value equals the reference; *geomean*, *worst* = ratio to the reference; *seconds* = total"
-        " engine time over the networks (SALSA: per seed, mean over seeds).",
+        " layers whose value equals the reference; *geomean*, *worst* = ratio to the reference; *CPU s* = the"
+        " engine's CPU seconds over the networks (SALSA: per seed, mean over the seeds; wall times, also per layer,"
+        " are in `study_runs.csv` and `study.csv`).",
         "",
-        "| objective | accelerator | reference proven | engine | at ref | geomean | worst (layer) | seconds |",
+        "| objective | accelerator | reference proven | engine | at ref | geomean | worst (layer) | CPU s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for h in heads:
@@ -490,9 +547,9 @@ def render_report(rows: list[dict], settings: StudySettings, command: str, grid:
             worst = f"{h.worst:.4f} ({h.worst_layer})" if h.worst > AT_OPTIMUM else f"{h.worst:.4f}"
         lines.append(
             f"| {h.objective} | {h.accelerator} | {h.reference_proven}/{h.reference_layers} | {h.engine} | {share} |"
-            f" {geo} | {worst} | {_fmt_s(h.seconds)} |"
+            f" {geo} | {worst} | {_fmt_s(h.cpu_seconds)} |"
         )
-    lines += ["", "## Per network", "", "| objective | network | accelerator | engine | at ref | geomean | worst | seconds |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Per network", "", "| objective | network | accelerator | engine | at ref | geomean | worst | CPU s |", "|---|---|---|---|---|---|---|---|"]
     for objective in [o for o in OBJECTIVES if any(r["objective"] == o for r in rows)]:
         present = {r["network"] for r in rows}
         for net in [n for n in NETWORKS if n in present] + sorted(present - set(NETWORKS)):
@@ -503,7 +560,7 @@ def render_report(rows: list[dict], settings: StudySettings, command: str, grid:
                     if not ratios:
                         continue
                     at = sum(1 for x in ratios if x <= AT_OPTIMUM)
-                    secs = sum(r["seconds"] for r in rs) / max(len({r["seed"] for r in rs}), 1)
+                    secs = engine_cpu(runs, engine, objective=objective, network=net, accelerator=acc)
                     lines.append(f"| {objective} | {net} | {acc} | {engine} | {at}/{len(ratios)} | {geomean(ratios):.4f} | {max(ratios):.4f} | {_fmt_s(secs)} |")
     if estimate is not None:
         lines += [
@@ -512,15 +569,17 @@ def render_report(rows: list[dict], settings: StudySettings, command: str, grid:
             "",
             f"The full grid ({len(NETWORKS)} networks x {len(ACCELERATORS)} accelerators x {len(OBJECTIVES)} objectives x"
             f" exact, LOMA lpf 6 and 8, SALSA x {estimate['seeds']} seeds) is estimated at"
-            f" **{estimate['seconds'] / 3600:.1f} hours** in one process on this machine"
+            f" **{estimate['seconds'] / 3600:.1f} CPU hours** in one process on this machine"
             f" ({', '.join(f'{e} {s / 3600:.1f} h' for e, s in estimate['per_engine'].items())}): measured cells count their"
-            " measured time, the others their network's distinct layer count times the measured seconds per distinct"
+            " measured CPU time, the others their network's distinct layer count times the measured CPU seconds per distinct"
             f" layer of the same engine and network kind (convolutions or GEMMs), on the same accelerator where"
             f" measured ({estimate['extrapolated_cells']} cells extrapolated from other accelerators,"
             f" {estimate['unestimated_cells']} without any measurement). Latency cells reuse the energy rates"
             " when latency was not run. Run it with `python scripts/study.py --subset full` (it can be split with"
             " `--networks/--accelerators/--objectives` and `--cache`).",
         ]
+    if note:
+        lines += ["", note]
     if plots:
         lines += ["", "## Plots", ""]
         lines += [f"![{p}]({p})" for p in plots]

@@ -4,7 +4,7 @@
     python scripts/study.py                      # the full grid (hours: see docs/study.md for the estimate)
     python scripts/study.py --subset small       # energy; ResNet-18 and Llama-7B prefill GEMMs on 3 accelerators
     python scripts/study.py --networks resnet18 --accelerators tpu_like --objectives energy,latency --seeds 3
-    python scripts/study.py --from-csv docs/study/study.csv   # only regenerate the plots and the report
+    python scripts/study.py --from-csv docs/study/study.csv   # only redo the plots and the report (reads study_runs.csv too)
 
 Filters (--networks, --accelerators, --objectives, --engines) narrow the chosen --subset. --cache DIR keeps one
 JSON per (instance, objective, engine, seed) cell and reuses cells computed with the same settings, so a long
@@ -15,6 +15,7 @@ Bad input: one line on stderr, exit code 2, nothing written.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-estimate", action="store_true", help="leave out the full-grid time estimate")
     args = ap.parse_args(argv[1:])
     command = shlex.join(["python", "scripts/study.py", *argv[1:]])
+    load_start = os.getloadavg()[0]
     try:
         sub = study.SUBSETS[args.subset]
         networks = _names(args.networks, study.NETWORKS, "--networks", sub["networks"])
@@ -68,7 +70,11 @@ def main(argv: list[str]) -> int:
         if args.from_csv is not None:
             if not args.from_csv.is_file():
                 raise InputError(args.from_csv, None, "file not found")
+            runs_csv = args.from_csv.with_name("study_runs.csv")
+            if not runs_csv.is_file():
+                raise InputError(runs_csv, None, "file not found (written next to study.csv)")
             rows = study.rows_from_csv(args.from_csv.read_text())
+            runs = study.runs_from_csv(runs_csv.read_text())
             networks = tuple(n for n in study.NETWORKS if any(r["network"] == n for r in rows))
             accelerators = tuple(a for a in study.ACCELERATORS if any(r["accelerator"] == a for r in rows))
             objectives = tuple(o for o in study.OBJECTIVES if any(r["objective"] == o for r in rows))
@@ -79,11 +85,12 @@ def main(argv: list[str]) -> int:
             instances = study.grid_instances(ROOT, networks, accelerators)
             cells = study.run_grid(instances, objectives, engines, settings, args.cache, log=lambda m: print(m, file=sys.stderr, flush=True))
             rows = study.study_rows(cells, instances)
-        csv_text = study.rows_to_csv(rows)
+            runs = study.run_rows(cells, instances)
+        csv_text, runs_text = study.rows_to_csv(rows), study.runs_to_csv(runs)
         estimate = None
         if not args.no_estimate:
             estimate = study.estimate_grid_seconds(
-                rows, ROOT, study.NETWORKS, study.ACCELERATORS, study.OBJECTIVES, tuple(study.ENGINES), study.FULL_GRID_SEEDS
+                runs, ROOT, study.NETWORKS, study.ACCELERATORS, study.OBJECTIVES, tuple(study.ENGINES), study.FULL_GRID_SEEDS
             )
     except CpmapError as exc:
         print(f"study: error: {exc}", file=sys.stderr)
@@ -91,20 +98,34 @@ def main(argv: list[str]) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.from_csv is None or args.from_csv.resolve() != (args.out / "study.csv").resolve():
         write_text_atomic(args.out / "study.csv", csv_text)
+        write_text_atomic(args.out / "study_runs.csv", runs_text)
     plots = []
     rel = Path(args.out.resolve()).relative_to(args.report.resolve().parent) if args.out.resolve().is_relative_to(args.report.resolve().parent) else args.out.resolve()
     for objective in objectives:
         for name, draw in (("ratios", study.plot_ratio_distributions), ("time_vs_quality", study.plot_time_vs_quality)):
             path = args.out / f"{name}_{objective}.png"
-            draw(rows, objective, path)
+            if name == "ratios":
+                draw(rows, objective, path)
+            else:
+                draw(rows, runs, objective, path)
             plots.append(str(rel / path.name))
     grid = {"networks": networks, "accelerators": accelerators, "objectives": objectives, "engines": engines}
-    write_text_atomic(args.report, study.render_report(rows, settings, command, grid, estimate, plots))
-    for h in study.headlines(rows):
-        print(f"{h.objective:8s} {h.accelerator:15s} {h.engine:10s} at ref {h.at_reference:4d}/{h.layers:<4d} geomean {h.geomean:.4f} worst {h.worst:.4f} {h.seconds:9.1f} s")
+    note = ""
+    if args.from_csv is None:
+        note = (
+            f"Machine: {os.cpu_count()} cores; load average {load_start:.1f} when the run started and"
+            f" {os.getloadavg()[0]:.1f} when it ended (other jobs share the machine: wall times are inflated, CPU times"
+            " much less)."
+        )
+    write_text_atomic(args.report, study.render_report(rows, runs, settings, command, grid, estimate, plots, note))
+    for h in study.headlines(rows, runs):
+        print(
+            f"{h.objective:8s} {h.accelerator:15s} {h.engine:10s} at ref {h.at_reference:4d}/{h.layers:<4d}"
+            f" geomean {h.geomean:.4f} worst {h.worst:.4f} {h.cpu_seconds:9.1f} CPU s"
+        )
     if estimate is not None:
-        print(f"full grid estimate: {estimate['seconds'] / 3600:.1f} h in one process")
-    print(f"wrote {args.out / 'study.csv'}, {len(plots)} plots, {args.report}")
+        print(f"full grid estimate: {estimate['seconds'] / 3600:.1f} CPU hours in one process")
+    print(f"wrote {args.out / 'study.csv'}, {args.out / 'study_runs.csv'}, {len(plots)} plots, {args.report}")
     return 0
 
 

@@ -20,11 +20,11 @@ SETTINGS = study.StudySettings(seeds=2, nb_spatial_mappings=1)
 def toy_rows():
     inst = study.load_instance(ROOT / "instances" / "toy__toy.yaml", ROOT)
     cells = study.run_grid([inst], ["energy", "latency"], list(study.ENGINES), SETTINGS)
-    return inst, cells, study.study_rows(cells, [inst])
+    return inst, cells, study.study_rows(cells, [inst]), study.run_rows(cells, [inst])
 
 
 def test_toy_grid_references_and_ratios(toy_rows):
-    inst, cells, rows = toy_rows
+    inst, cells, rows, runs = toy_rows
     assert (inst.network, inst.accelerator) == ("toy", "toy")
     # exact, LOMA lpf 6 and 8, SALSA seeds 0 and 1, for two objectives
     assert sorted((c.objective, c.engine, c.seed) for c in cells) == sorted(
@@ -40,10 +40,14 @@ def test_toy_grid_references_and_ratios(toy_rows):
             assert r["ratio"] >= 1 - 1e-12
     # latency is not proven by the exact engine yet: its status is recorded, not hidden
     assert {r["reference_status"] for r in rows if r["objective"] == "latency"} == {"feasible"}
+    # one run row per cell: one layer, solved (not copied), with its wall and CPU time
+    assert len(runs) == len(cells) == 10
+    assert all(r["layers"] == r["distinct_layers"] == 1 and r["cpu_seconds"] >= 0 and r["wall_seconds"] > 0 for r in runs)
 
 
 def test_csv_round_trip_and_report(toy_rows, tmp_path):
-    _, _, rows = toy_rows
+    _, _, rows, runs = toy_rows
+    assert study.runs_from_csv(study.runs_to_csv(runs)) == runs
     text = study.rows_to_csv(rows)
     back = study.rows_from_csv(text)
     assert len(back) == len(rows)
@@ -52,10 +56,10 @@ def test_csv_round_trip_and_report(toy_rows, tmp_path):
     assert study.rows_to_csv(back) == text
     grid = {"networks": ("toy",), "accelerators": ("toy",), "objectives": ("energy", "latency"), "engines": tuple(study.ENGINES)}
     study.plot_ratio_distributions(rows, "energy", tmp_path / "r_energy.png")
-    study.plot_time_vs_quality(rows, "latency", tmp_path / "t_latency.png")
+    study.plot_time_vs_quality(rows, runs, "latency", tmp_path / "t_latency.png")
     for name in ("r_energy.png", "t_latency.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    md = study.render_report(rows, SETTINGS, "python scripts/study.py --x", grid, None, ["r_energy.png"])
+    md = study.render_report(rows, runs, SETTINGS, "python scripts/study.py --x", grid, None, ["r_energy.png"])
     assert "python scripts/study.py --x" in md and "![r_energy.png](r_energy.png)" in md
     assert "| energy | toy | 1/1 | loma_lpf6 | 1/1 | 1.0000 | 1.0000 |" in md
 
@@ -65,6 +69,13 @@ def _row(acc, engine, seed, layer, value, ref, status="optimal", seconds=1.0, ne
         "network": network, "accelerator": acc, "objective": "energy", "engine": engine, "seed": seed, "layer": layer,
         "status": "heuristic", "objective_value": value, "energy_pJ": value, "latency_cc": 1.0, "seconds": seconds,
         "solved_once_as": "", "reference": ref, "reference_status": status, "reference_bound": ref, "ratio": value / ref,
+    }
+
+
+def _run(acc, engine, seed, cpu, network="net", distinct=2):
+    return {
+        "network": network, "accelerator": acc, "objective": "energy", "engine": engine, "seed": seed, "layers": distinct,
+        "distinct_layers": distinct, "wall_seconds": 2 * cpu, "cpu_seconds": cpu,
     }
 
 
@@ -79,27 +90,36 @@ def test_headline_numbers_by_hand():
         _row("tpu_like", "salsa", 1, "a", 100.0, 100.0, seconds=4.0),
         _row("tpu_like", "salsa", 1, "b", 200.0, 200.0, seconds=4.0),
     ]
-    h = {x.engine: x for x in study.headlines(rows)}
-    assert (h["exact"].reference_proven, h["exact"].reference_layers, h["exact"].seconds) == (2, 2, 12.0)
+    runs = [
+        _run("tpu_like", "exact", "", 12.0),
+        _run("tpu_like", "loma_lpf6", "", 3.0),
+        _run("tpu_like", "salsa", 0, 6.0),
+        _run("tpu_like", "salsa", 1, 8.0),
+    ]
+    h = {x.engine: x for x in study.headlines(rows, runs)}
+    assert (h["exact"].reference_proven, h["exact"].reference_layers, h["exact"].cpu_seconds) == (2, 2, 12.0)
     lo = h["loma_lpf6"]
-    assert (lo.layers, lo.at_reference, lo.worst, lo.worst_layer, lo.seconds) == (2, 1, 1.25, "net b", 3.0)
+    assert (lo.layers, lo.at_reference, lo.worst, lo.worst_layer, lo.cpu_seconds) == (2, 1, 1.25, "net b", 3.0)
     assert lo.geomean == pytest.approx(math.sqrt(1.25))
     sa = h["salsa"]
-    # 4 (layer, seed) results, 3 at the optimum; time = mean over the 2 seeds of (3+3) and (4+4)
-    assert (sa.layers, sa.at_reference, sa.worst, sa.seconds) == (4, 3, pytest.approx(1.1), 7.0)
+    # 4 (layer, seed) results, 3 at the optimum; time = mean over the 2 seeds of 6 and 8 CPU seconds
+    assert (sa.layers, sa.at_reference, sa.worst, sa.cpu_seconds) == (4, 3, pytest.approx(1.1), 7.0)
     assert sa.geomean == pytest.approx(1.1 ** 0.25)
 
 
 def test_grid_estimate_uses_measured_rates():
-    # measured: resnet18 on tpu_like, every layer distinct -> rate = mean seconds per solved layer
-    rows = [_row("tpu_like", "loma_lpf6", "", f"l{i}", 1.0, 1.0, seconds=s, network="resnet18") for i, s in enumerate((1.0, 3.0))]
-    est = study.estimate_grid_seconds(rows, ROOT, ("resnet18", "resnet50"), ("tpu_like", "ascend_like"), ("energy",), ("loma_lpf6",), 10)
-    counts = study.unique_layer_counts(ROOT, ("resnet50",))
-    # resnet18/tpu_like measured (4 s); the three other cells: distinct layers x 2 s (the ascend_like ones
-    # extrapolated from tpu_like)
-    r18 = study.unique_layer_counts(ROOT, ("resnet18",))["resnet18"]
-    assert est["seconds"] == pytest.approx(4.0 + 2.0 * r18 + 2 * 2.0 * counts["resnet50"])
-    assert est["extrapolated_cells"] == 2 and est["unestimated_cells"] == 0
+    # measured: LOMA on resnet18/tpu_like, 4 CPU s for 2 distinct layers (rate 2 s per distinct layer); SALSA 2
+    # seeds of 1 and 3 CPU s for 2 distinct layers (rate 1 s per layer and seed)
+    runs = [_run("tpu_like", "loma_lpf6", "", 4.0, "resnet18"), _run("tpu_like", "salsa", 0, 1.0, "resnet18"), _run("tpu_like", "salsa", 1, 3.0, "resnet18")]
+    est = study.estimate_grid_seconds(runs, ROOT, ("resnet18", "resnet50"), ("tpu_like", "ascend_like"), ("energy",), ("loma_lpf6", "salsa"), 10)
+    n = study.unique_layer_counts(ROOT, ("resnet18", "resnet50"))
+    # LOMA: resnet18/tpu_like measured (4 s); the three other cells: distinct layers x 2 s (the ascend_like ones
+    # extrapolated from tpu_like). SALSA: measured mean per seed 2 s x 10 seeds; others distinct layers x 1 s x 10
+    loma = 4.0 + 2.0 * n["resnet18"] + 2 * 2.0 * n["resnet50"]
+    salsa = 20.0 + 10 * (n["resnet18"] + 2 * n["resnet50"])
+    assert est["per_engine"] == pytest.approx({"loma_lpf6": loma, "salsa": salsa})
+    assert est["seconds"] == pytest.approx(loma + salsa)
+    assert est["extrapolated_cells"] == 4 and est["unestimated_cells"] == 0
 
 
 def _script_main():
