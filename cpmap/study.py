@@ -27,7 +27,7 @@ import yaml
 from .api import load_problem
 from .errors import InputError
 from .io.workloads import load_workload
-from .result import write_json_atomic, write_text_atomic
+from .result import write_json_atomic
 from .solve import SolveOptions, solve_problem
 
 NETWORKS = ("resnet18", "resnet50", "mobilenetv2", "bert_base_gemms", "llama7b_prefill_gemms", "llama7b_decode_gemms")
