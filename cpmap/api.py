@@ -20,6 +20,7 @@ from .io.workloads import load_workload
 from .locality import WorkloadGraph, layer_accelerators, workload_graph
 from .mapping import Mapping, MappingConstraints, SpatialMapping
 from .result import LayerResult, RunResult, mapping_from_json, read_result_json
+from .status import Status
 from .spatial_generation import generate_spatial_mappings
 from .workload import Layer
 
@@ -193,7 +194,7 @@ def _evaluate_one(layer: Layer, problem: Problem, mapping: Mapping, path: str | 
     return LayerResult(
         name=layer.name,
         loop_sizes=dict(layer.loop_sizes),
-        status="evaluated",
+        status=Status.EVALUATED,
         mapping=mapping,
         cost=cost,
         solve_seconds=time.perf_counter() - t0,

@@ -19,6 +19,7 @@ from .api import Problem
 from .plot import grouped_bars
 from .result import RunResult, run_to_json, write_json_atomic, write_text_atomic
 from .solve import SolveOptions, solve_problem
+from .status import Status
 
 
 def compare_problem(problem: Problem, engines: list[str], options: SolveOptions, layer_names: list[str] | None = None, progress=None) -> dict[str, RunResult]:
@@ -31,7 +32,7 @@ def reference_values(runs: dict[str, RunResult]) -> list[tuple[float | None, boo
     out = []
     n = len(next(iter(runs.values())).layers)
     for i in range(n):
-        proven = [r.layers[i].objective_value for r in runs.values() if r.layers[i].status == "optimal"]
+        proven = [r.layers[i].objective_value for r in runs.values() if r.layers[i].status == Status.OPTIMAL]
         found = [r.layers[i].objective_value for r in runs.values() if r.layers[i].objective_value is not None]
         if proven:
             out.append((min(proven), True))

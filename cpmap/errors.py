@@ -20,5 +20,8 @@ class InputError(CpmapError):
         super().__init__(f"{where}: {problem}" if where else problem)
 
 
-class InfeasibleError(CpmapError):
-    """A layer cannot be mapped onto the accelerator (no mapping fits the memories)."""
+class EngineRefusal(CpmapError):
+    """An engine declines one candidate (space or tables too large, a cost term it does not encode).
+
+    Never a proof: the driver reports the candidate as ``skipped`` and keeps the layer's certificate open.
+    """

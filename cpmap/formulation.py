@@ -40,7 +40,7 @@ from fractions import Fraction
 
 from .cost.model import RD_DOWN, RD_UP, WR_DOWN, WR_UP, LayerContext, _port_missing, tile_elements, word_count
 from .engines.allocator import spatial_ir_above
-from .errors import CpmapError
+from .errors import EngineRefusal
 from .factors import prime_factors
 from .mapping import TemporalMapping
 
@@ -48,11 +48,11 @@ from .mapping import TemporalMapping
 MAX_TABLE_ROWS = 2_000_000
 
 
-class FormulationTooLarge(CpmapError):
+class FormulationTooLarge(EngineRefusal):
     """The layer's tile tables would be too large for the exact engines."""
 
 
-class FormulationUnsupported(CpmapError):
+class FormulationUnsupported(EngineRefusal):
     """A cost term the formulation does not encode (the engines report the layer as skipped)."""
 
 

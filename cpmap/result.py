@@ -14,6 +14,7 @@ from .cost.model import CostResult
 from .errors import InputError
 from .hardware import Accelerator
 from .mapping import Mapping, SpatialMapping, TemporalMapping
+from .status import Status
 
 SCHEMA = "cpmap.result/1"
 
@@ -24,7 +25,7 @@ class LayerResult:
 
     name: str
     loop_sizes: dict[str, int]
-    status: str  # optimal | feasible | heuristic | infeasible | evaluated
+    status: Status  # see cpmap.status: what each status proves
     mapping: Mapping | None = None
     cost: CostResult | None = None
     objective_value: float | None = None

@@ -21,12 +21,13 @@ from typing import Callable
 
 from .api import Problem, _select, for_layer, load_problem, locality_accelerators
 from .cost.model import prepare
-from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
+from .engines.base import OBJECTIVES, EngineOptions, EngineResult, candidate_floor, objective_value
 from .engines.loma import better, loma_temporal
-from .errors import CpmapError, InputError
+from .errors import EngineRefusal, InputError
 from .mapping import Mapping, SpatialMapping
 from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
+from .status import UNMAPPED, Status, settles_candidate
 from .workload import Layer
 
 ENGINES = ("cpsat", "milp", "loma", "exhaustive")
@@ -51,7 +52,7 @@ def get_engine(name: str):
         try:
             from .engines.milp import milp
         except ModuleNotFoundError:
-            raise InputError(None, "--engine", "the milp engine is not available yet (work in progress); use cpsat, exhaustive or loma") from None
+            raise InputError(None, "--engine", "the milp engine needs pyomo and highspy (pip install pyomo highspy)") from None
         return milp
     raise InputError(None, "--engine", f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
 
@@ -67,7 +68,6 @@ class SolveOptions:
     nb_spatial_mappings: int = 3
     mixed_spatial: bool = False
     jobs: int = 1
-    threads: int = 1
     max_space: int = 2_000_000
     #: exact engines: start from LOMA's best mapping (costs a LOMA run per candidate; measured not to
     #: shorten proofs on ResNet-18, useful with a --time-limit)
@@ -80,7 +80,6 @@ class SolveOptions:
             objective=self.objective,
             lpf_limit=self.lpf_limit,
             time_limit=self.time_limit,
-            threads=self.threads,
             max_space=self.max_space,
         )
 
@@ -117,7 +116,13 @@ def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) ->
 
 
 def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping], options: SolveOptions) -> LayerResult:
-    """Run the engine on every spatial candidate of one layer and keep the best by the objective."""
+    """Run the engine on every spatial candidate of one layer and keep the best by the objective.
+
+    The layer is ``optimal`` only when every candidate is settled (solved to optimality, proven infeasible or
+    pruned by a proven bound, :data:`cpmap.status.SETTLED`). A candidate the engine refused (``skipped``) or
+    left open (``unknown``, ``feasible``) contributes a valid lower bound instead: the engine's own when it
+    has one, else the candidate's floor (:func:`~cpmap.engines.base.candidate_floor`).
+    """
     t0 = time.perf_counter()
     engine = get_engine(options.engine)
     exact = options.engine in EXACT_ENGINES
@@ -125,10 +130,11 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
     best: EngineResult | None = None
     best_sm: SpatialMapping | None = None
     bounds: list[float] = []
-    proven = True  # every candidate solved to optimality, proven infeasible, or pruned by a proven bound
+    proven = True  # every candidate settled so far
     messages: list[str] = []
     notes: list[str] = []
-    for i, sm in enumerate(candidates):
+    statuses: list[Status] = []
+    for sm in candidates:
         ctx = prepare(layer, problem.accelerator, sm, links)
         eopts = options.engine_options()
         if exact and best is not None:
@@ -137,30 +143,40 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
             eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
         try:
             r = engine(ctx, eopts)
-        except CpmapError as exc:  # e.g. the exhaustive engine refusing a space too large
-            return LayerResult(layer.name, dict(layer.loop_sizes), "skipped", message=str(exc), solve_seconds=time.perf_counter() - t0)
-        proven = proven and r.status in ("optimal", "infeasible", "pruned")
+        except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
+            r = EngineResult(Status.SKIPPED, message=str(exc))
+        statuses.append(r.status)
+        proven = proven and settles_candidate(r.status)
         notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
-        if r.status in ("infeasible", "unknown"):
+        if r.status in (Status.INFEASIBLE, Status.UNKNOWN, Status.SKIPPED):
             messages.append(f"spatial mapping {sm.as_dict()}: {r.message}")
+        if r.status == Status.INFEASIBLE:
             continue
         if r.bound is not None:
             bounds.append(r.bound)
+        elif exact and r.status != Status.PRUNED:
+            bounds.append(candidate_floor(ctx, options.objective))
         if r.cost is not None and (best is None or better(options.objective, r.cost, best.cost)):
             best, best_sm = r, sm
     seconds = time.perf_counter() - t0
     if best is None:
         msg = "; ".join(messages) if messages else "no spatial mapping is possible on this array"
-        # infeasible only when proven for every candidate; a solver stopped by the time limit is "unknown"
-        status = "infeasible" if proven else "unknown"
+        # infeasible only when proven for every candidate; refused candidates make the layer skipped, a
+        # solver stopped by the time limit unknown
+        if proven:
+            status = Status.INFEASIBLE
+        elif Status.SKIPPED in statuses:
+            status = Status.SKIPPED
+        else:
+            status = Status.UNKNOWN
         return LayerResult(layer.name, dict(layer.loop_sizes), status, message=msg, solve_seconds=seconds, notes=notes)
     value = objective_value(options.objective, best.cost)
     if exact:
         bound = min([value, *bounds])
-        status = "optimal" if proven and bound >= value else "feasible"
+        status = Status.OPTIMAL if proven and bound >= value else Status.FEASIBLE
         gap = 0.0 if value == 0 else (value - bound) / value
     else:
-        bound, gap, status = None, None, "heuristic"
+        bound, gap, status = None, None, Status.HEURISTIC
     mapping = Mapping(best_sm, best.temporal, links)
     return LayerResult(
         name=layer.name,
@@ -172,6 +188,7 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
         bound=bound,
         gap=gap,
         solve_seconds=seconds,
+        message="; ".join(messages) if status != Status.OPTIMAL else "",
         notes=notes if len(candidates) > 1 else [],
     )
 
@@ -270,6 +287,6 @@ def solve(
 
 def exit_code(run: RunResult) -> int:
     """1 when some layer could not be mapped (interfaces.md), else 0."""
-    return 1 if any(r.status in ("infeasible", "skipped", "unknown") for r in run.layers) else 0
+    return 1 if any(r.status in UNMAPPED for r in run.layers) else 0
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
-from ..errors import CpmapError
 from ..mapping import TemporalMapping
+from ..status import Status
 from .capacity import capacity_violations
 
 OBJECTIVES = ("energy", "latency", "edp")
@@ -22,8 +22,9 @@ OBJECTIVES = ("energy", "latency", "edp")
 REL_TOL = 1e-9
 
 
-class ExactnessError(CpmapError):
-    """The solver's objective differs from the cost model's value of the returned mapping (a bug)."""
+class ExactnessError(AssertionError):
+    """The solver's objective differs from the cost model's value of the returned mapping: a bug, never a
+    user error (an internal error of the CLI, not a skipped layer)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,6 @@ class EngineOptions:
     objective: str = "energy"
     lpf_limit: int = 6  # LOMA's limit on loop prime factors
     time_limit: float | None = None  # seconds per spatial mapping (exact engines)
-    threads: int = 1  # solver workers; results do not depend on it
     hint: TemporalMapping | None = None  # a starting solution for the exact engines
     max_space: int = 2_000_000  # exhaustive: refuse layers whose space is larger
     #: a known objective value the engine may prune against (best of earlier spatial mappings)
@@ -52,7 +52,7 @@ class EngineResult:
     ``temporal``; ``objective_value`` is the objective computed from ``cost``.
     """
 
-    status: str
+    status: Status
     temporal: TemporalMapping | None = None
     cost: CostResult | None = None
     objective_value: float | None = None
@@ -81,15 +81,29 @@ def latency_floor(ctx: LayerContext) -> float:
     return ctx.total_cycles * ctx.cycles_per_op + ctx.systolic_drain
 
 
+def candidate_floor(ctx: LayerContext, objective: str) -> float:
+    """A lower bound on the objective of every temporal mapping of ``ctx``, valid without solving: the MAC
+    energy (memory energy is never negative), the latency floor, and their product for EDP."""
+    energy = float(ctx.mac_energy)
+    latency = float(latency_floor(ctx))
+    if objective == "energy":
+        return energy
+    if objective == "latency":
+        return latency
+    if objective == "edp":
+        return energy * latency
+    raise ValueError(f"unknown objective {objective!r}")
+
+
 def empty_order(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """No temporal loop: one mapping, all levels empty."""
     tm = TemporalMapping((), {o.name: tuple(0 for _ in o.chain) for o in ctx.operands})
     if capacity_violations(ctx, tm):
-        return EngineResult("infeasible", message="the spatial tiles do not fit the memories")
+        return EngineResult(Status.INFEASIBLE, message="the spatial tiles do not fit the memories")
     cost = evaluate_temporal(ctx, tm)
     v = objective_value(options.objective, cost)
     # nothing to decide: the single mapping's energy is its own proof
     stats = {"solver_energy": cost.energy, "coords": 0}
     if options.objective == "energy":
-        return EngineResult("optimal", tm, cost, v, v, stats=stats)
-    return EngineResult("feasible", tm, cost, v, float(latency_floor(ctx)) if options.objective == "latency" else None, stats=stats)
+        return EngineResult(Status.OPTIMAL, tm, cost, v, v, stats=stats)
+    return EngineResult(Status.FEASIBLE, tm, cost, v, float(latency_floor(ctx)) if options.objective == "latency" else None, stats=stats)

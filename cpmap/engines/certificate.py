@@ -18,7 +18,8 @@ from fractions import Fraction
 from typing import Callable
 
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
-from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
+from ..formulation import FormulationTooLarge, FormulationUnsupported, TemporalFormulation, formulate
+from ..status import Status
 from ..mapping import TemporalMapping
 from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, latency_floor, objective_value
 from .capacity import capacity_violations
@@ -39,9 +40,9 @@ def finish_non_energy(
     stats = dict(stats, mapping_from=source)
     if value <= bound * (1 + REL_TOL):
         # the mapping reaches the floor (no stall, no loading time beyond it): proven optimal after all
-        return EngineResult("optimal", tm, cost, value, value, stats=stats, message=f"{options.objective} at its proven floor")
+        return EngineResult(Status.OPTIMAL, tm, cost, value, value, stats=stats, message=f"{options.objective} at its proven floor")
     return EngineResult(
-        "feasible",
+        Status.FEASIBLE,
         tm,
         cost,
         value,
@@ -56,7 +57,7 @@ def fallback_to_loma(ctx: LayerContext, options: EngineOptions, energy_bound: fl
     with the solver's proven bound; ``unknown`` when LOMA finds nothing either (never "infeasible")."""
     heuristic = loma_temporal(ctx, options.objective, options.lpf_limit)
     if heuristic.cost is None:
-        return EngineResult("unknown", message=f"{why}; LOMA found no mapping either", stats=stats)
+        return EngineResult(Status.UNKNOWN, message=f"{why}; LOMA found no mapping either", stats=stats)
     value = objective_value(options.objective, heuristic.cost)
     if options.objective == "energy":
         bound = energy_bound
@@ -64,7 +65,7 @@ def fallback_to_loma(ctx: LayerContext, options: EngineOptions, energy_bound: fl
         cycles = float(latency_floor(ctx))
         bound = cycles if options.objective == "latency" else (energy_bound or 0.0) * cycles
     bound = None if bound is None else min(bound, value)
-    return EngineResult("feasible", heuristic.temporal, heuristic.cost, value, bound, stats=dict(stats, mapping_from="LOMA"), message=f"{why}: LOMA's mapping with the solver's bound")
+    return EngineResult(Status.FEASIBLE, heuristic.temporal, heuristic.cost, value, bound, stats=dict(stats, mapping_from="LOMA"), message=f"{why}: LOMA's mapping with the solver's bound")
 
 
 def formulation_or_result(ctx: LayerContext, options: EngineOptions) -> TemporalFormulation | EngineResult:
@@ -74,10 +75,11 @@ def formulation_or_result(ctx: LayerContext, options: EngineOptions) -> Temporal
         return empty_order(ctx, options)
     try:
         form = formulate(ctx)
-    except FormulationTooLarge as exc:
-        return EngineResult("infeasible", message=str(exc))
+    except (FormulationTooLarge, FormulationUnsupported) as exc:
+        # refusing to build is never a proof: the candidate stays open
+        return EngineResult(Status.SKIPPED, message=str(exc))
     if form.infeasible:
-        return EngineResult("infeasible", message=form.infeasible)
+        return EngineResult(Status.INFEASIBLE, message=form.infeasible)
     return form
 
 
@@ -92,8 +94,8 @@ def cutoff_limit(form: TemporalFormulation, options: EngineOptions) -> int | Non
 def no_solution(options: EngineOptions, stats: dict) -> EngineResult:
     """The solver proved that no mapping fits (or, under a cutoff, that none beats it)."""
     if options.cutoff is not None and options.objective == "energy":
-        return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
-    return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
+        return EngineResult(Status.PRUNED, bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
+    return EngineResult(Status.INFEASIBLE, message="no temporal mapping fits the memories (proven)", stats=stats)
 
 
 def certify(
@@ -130,5 +132,5 @@ def certify(
     value = objective_value(options.objective, cost)
     if options.objective == "energy":
         # at a proven optimum the bound is the value (the exact rational and the float sum agree to 1e-9)
-        return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
+        return EngineResult(Status.OPTIMAL if proven else Status.FEASIBLE, tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
     return finish_non_energy(ctx, options, tm, cost, energy_bound, stats)

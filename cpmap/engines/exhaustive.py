@@ -36,8 +36,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..cost.model import CostResult, LayerContext, OperandContext, evaluate_temporal, tile_elements
-from ..errors import CpmapError
+from ..errors import EngineRefusal
 from ..mapping import TemporalMapping
+from ..status import Status
 from .allocator import allocator_precision
 from .base import OBJECTIVES, EngineOptions, EngineResult, latency_floor, objective_value
 from .loma import better, multiset_permutations, prime_factors
@@ -47,7 +48,7 @@ from .loma import better, multiset_permutations, prime_factors
 _BOUND_SLACK = 1e-9
 
 
-class SpaceTooLarge(CpmapError):
+class SpaceTooLarge(EngineRefusal):
     """The exhaustive space of a layer exceeds ``max_space`` (refused before enumerating)."""
 
     def __init__(self, layer: str, space: int, limit: int) -> None:
@@ -325,19 +326,19 @@ def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """The exhaustive engine: status ``optimal`` (proof by enumeration), ``infeasible`` or ``pruned``.
 
     Reads ``objective``, ``max_space`` (raises :class:`SpaceTooLarge` above it) and ``cutoff``; ignores the
-    LPF limit (prime factors are never merged), ``time_limit``, ``threads`` and ``hint``.
+    LPF limit (prime factors are never merged), ``time_limit`` and ``hint``.
     """
     r = exhaustive_temporal(ctx, options.objective, options.max_space, options.cutoff)
     if r.pruned:
         return EngineResult(
-            "pruned",
+            Status.PRUNED,
             bound=options.cutoff,
             message=f"no temporal mapping reaches the cutoff {options.cutoff:g}",
             stats=r.stats,
         )
     if r.cost is None:
         return EngineResult(
-            "infeasible",
+            Status.INFEASIBLE,
             message=(
                 f"layer {ctx.layer.name}: none of the {r.space.total:,} temporal mappings "
                 f"({r.space.orders:,} loop orders x level splits) fits the memories"
@@ -345,4 +346,4 @@ def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
             stats=r.stats,
         )
     value = objective_value(options.objective, r.cost)
-    return EngineResult("optimal", r.temporal, r.cost, value, value, stats=r.stats)
+    return EngineResult(Status.OPTIMAL, r.temporal, r.cost, value, value, stats=r.stats)

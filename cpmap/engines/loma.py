@@ -13,6 +13,7 @@ from typing import Iterator
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..factors import prime_factors
 from ..mapping import TemporalMapping
+from ..status import Status
 from .allocator import AllocationError, allocate
 from .base import EngineOptions, EngineResult, objective_value
 
@@ -110,5 +111,5 @@ def loma(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     r = loma_temporal(ctx, options.objective, options.lpf_limit)
     stats = {"orderings": r.orderings, "feasible_orderings": r.feasible}
     if r.cost is None:
-        return EngineResult("infeasible", message=f"none of the {r.orderings} loop orders fits the memories", stats=stats)
-    return EngineResult("heuristic", r.temporal, r.cost, objective_value(options.objective, r.cost), None, stats=stats)
+        return EngineResult(Status.INFEASIBLE, message=f"none of the {r.orderings} loop orders fits the memories", stats=stats)
+    return EngineResult(Status.HEURISTIC, r.temporal, r.cost, objective_value(options.objective, r.cost), None, stats=stats)

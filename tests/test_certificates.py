@@ -1,0 +1,63 @@
+"""Soundness of the word "optimal": a candidate the engine could not search never counts as proven.
+
+The path found in review: when a spatial candidate's tables are too large to build, the exact engines
+reported that candidate ``infeasible``, and the driver counted an infeasible candidate as proven, so a layer
+came out ``optimal`` with gap 0 although one of its candidates was never searched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cpmap.engines.certificate as certificate
+from cpmap.api import load_problem
+from cpmap.formulation import FormulationTooLarge
+from cpmap.solve import SolveOptions, solve_problem
+from cpmap.status import Status
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYER = "/layer2/layer2.0/conv1/Conv"
+
+
+def _problem():
+    # no mapping file: ZigZag's generator gives three spatial candidates per layer
+    return load_problem(ROOT / "models/networks/resnet18.onnx", ROOT / "models/accelerators/tpu_like.yaml")
+
+
+def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = _problem()
+    honest = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
+    assert honest.status == Status.OPTIMAL and honest.gap == 0.0
+    assert len([n for n in honest.notes if n.startswith("spatial")]) == 3
+
+    calls = {"n": 0}
+    real = certificate.formulate
+
+    def second_too_large(ctx):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise FormulationTooLarge("forced: tables too large")
+        return real(ctx)
+
+    monkeypatch.setattr(certificate, "formulate", second_too_large)
+    forced = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
+    assert calls["n"] == 3
+    # the candidate was never searched: not optimal, and the bound is a valid floor below the value
+    assert forced.status == Status.FEASIBLE
+    assert "skipped" in forced.notes[1] and "forced" in forced.message
+    assert forced.bound is not None and forced.bound < forced.objective_value and forced.gap > 0
+    # the bound is valid: no mapping of any candidate beats it (the honest optimum is above it)
+    assert forced.bound <= honest.objective_value
+    # the mapping returned is still one of the searched candidates' optima, re-costed
+    assert forced.energy >= honest.energy
+
+
+def test_every_candidate_refused_is_skipped_not_infeasible(monkeypatch: pytest.MonkeyPatch) -> None:
+    def always(ctx):
+        raise FormulationTooLarge("forced: tables too large")
+
+    monkeypatch.setattr(certificate, "formulate", always)
+    r = solve_problem(_problem(), SolveOptions(engine="cpsat"), [LAYER]).layers[0]
+    assert r.status == Status.SKIPPED and r.mapping is None and "forced" in r.message
