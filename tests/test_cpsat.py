@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_exhaustive import LINKS, NO_MERGE, RANDOM_CONV, _acc, _cases, _conv, needs_examples
+from test_exhaustive import LINKS, NO_MERGE, RANDOM_CONV, _acc, _cases, _conv
 
 from cpmap.api import load_problem
 from cpmap.cost.model import LayerContext, check_temporal, evaluate_temporal, prepare
@@ -39,7 +39,6 @@ def _assert_exact(ctx: LayerContext, r) -> None:
     assert _rel(r.stats["solver_energy"], again.energy) <= 1e-9
 
 
-@needs_examples
 def test_equals_exhaustive_on_the_fixed_cases(tmp_path: Path):
     for name, ctx in _cases(tmp_path).items():
         ex = exhaustive(ctx, EngineOptions(max_space=10**7))
@@ -59,7 +58,6 @@ def test_toy_optimum_is_1300():
     assert r.cost.energy == 1300
 
 
-@needs_examples
 @settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(**RANDOM_CONV, unroll=st.sampled_from([4, 3, 2]))
 def test_random_layers_equal_exhaustive(k, c, ox, fx, stride, in_prec, hw, spatial_dim, unroll):
@@ -136,7 +134,6 @@ def test_cutoff_prunes_with_a_proof():
 # ---------------------------------------------------------------------------------------------------------
 
 
-@needs_examples
 def test_milp_equals_exhaustive_and_cpsat_on_the_fixed_cases(tmp_path: Path):
     from cpmap.engines.milp import milp
 

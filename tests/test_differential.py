@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
-pytest.importorskip("zigzag")
+import hypothesis
+import zigzag  # noqa: F401 (the test extra installs it)
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

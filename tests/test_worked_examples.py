@@ -14,9 +14,7 @@ from cpmap.cost.model import evaluate, evaluate_temporal, prepare, reduce_ordere
 from cpmap.engines.allocator import allocate
 from cpmap.mapping import TemporalMapping
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
-if not EXAMPLES.is_dir():  # CI runs on a clone with shared/ beside it
-    EXAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "spec" / "examples"
+EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "spec_examples"
 
 
 def _dump_origin(dump: str) -> dict[str, list[list[tuple[str, int]]]]:

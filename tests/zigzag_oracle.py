@@ -17,7 +17,7 @@ lists, then ``CostModelEvaluation``.  For benchmarks, :class:`ZigzagLayerContext
 depend on the temporal mapping, so repeated evaluations of one layer only pay for the cost model itself.
 
 ZigZag (``pip install zigzag-dse==3.9.1 six``) is imported lazily inside the functions so that merely importing
-this module never requires it; tests use ``pytest.importorskip("zigzag")``.  Nothing here is imported by cpmap.
+this module never requires it; the test extra installs it (the tests import it directly).  Nothing here is imported by cpmap.
 """
 
 from __future__ import annotations
