@@ -21,6 +21,7 @@ from typing import Callable
 
 from .api import Problem, _select, for_layer, load_problem, locality_accelerators
 from .cost.model import prepare
+from .engines import engine_info, get_engine
 from .engines.base import OBJECTIVES, EngineOptions, EngineResult, candidate_floor, objective_value
 from .engines.loma import better, loma_temporal
 from .errors import EngineRefusal, InputError
@@ -29,33 +30,6 @@ from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
 from .status import UNMAPPED, Status, settles_candidate
 from .workload import Layer
-
-ENGINES = ("cpsat", "milp", "loma", "exhaustive")
-EXACT_ENGINES = ("cpsat", "milp", "exhaustive")
-
-
-def get_engine(name: str):
-    """The engine function of that name (imported lazily: solver backends load heavy libraries)."""
-    if name == "loma":
-        from .engines.loma import loma
-
-        return loma
-    if name == "exhaustive":
-        from .engines.exhaustive import exhaustive
-
-        return exhaustive
-    if name == "cpsat":
-        from .engines.cpsat import cpsat
-
-        return cpsat
-    if name == "milp":
-        try:
-            from .engines.milp import milp
-        except ModuleNotFoundError:
-            raise InputError(None, "--engine", "the milp engine needs pyomo and highspy (pip install pyomo highspy)") from None
-        return milp
-    raise InputError(None, "--engine", f"unknown engine {name!r} (choose from {', '.join(ENGINES)})")
-
 
 @dataclass(frozen=True)
 class SolveOptions:
@@ -86,11 +60,12 @@ class SolveOptions:
 
 def check_options(options: SolveOptions) -> None:
     """Reject bad settings before any work starts (exit 2 in the CLI)."""
-    if options.engine not in ENGINES:
-        raise InputError(None, "--engine", f"unknown engine {options.engine!r} (choose from {', '.join(ENGINES)})")
+    info = engine_info(options.engine)
     get_engine(options.engine)  # an engine that cannot load stops the run here, not in a worker
     if options.objective not in OBJECTIVES:
         raise InputError(None, "--objective", f"unknown objective {options.objective!r} (choose from {', '.join(OBJECTIVES)})")
+    if options.objective not in info.objectives:
+        raise InputError(None, "--objective", f"the {info.name} engine does not encode {options.objective} ({', '.join(info.objectives)} only); use --engine cpsat")
     if options.jobs < 1:
         raise InputError(None, "--jobs", "must be at least 1")
     if options.time_limit is not None and options.time_limit <= 0:
@@ -125,7 +100,8 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
     """
     t0 = time.perf_counter()
     engine = get_engine(options.engine)
-    exact = options.engine in EXACT_ENGINES
+    info = engine_info(options.engine)
+    exact = info.exact
     links = dict(problem.constraints(layer).operand_links)
     best: EngineResult | None = None
     best_sm: SpatialMapping | None = None
@@ -145,10 +121,12 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
             r = engine(ctx, eopts)
         except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
             r = EngineResult(Status.SKIPPED, message=str(exc))
+        if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
+            r = _loma_fallback(ctx, options, r)
         statuses.append(r.status)
         proven = proven and settles_candidate(r.status)
         notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
-        if r.status in (Status.INFEASIBLE, Status.UNKNOWN, Status.SKIPPED):
+        if r.message and r.status != Status.OPTIMAL:
             messages.append(f"spatial mapping {sm.as_dict()}: {r.message}")
         if r.status == Status.INFEASIBLE:
             continue
@@ -190,6 +168,25 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
         solve_seconds=seconds,
         message="; ".join(messages) if status != Status.OPTIMAL else "",
         notes=notes if len(candidates) > 1 else [],
+    )
+
+
+def _loma_fallback(ctx, options: SolveOptions, r: EngineResult) -> EngineResult:
+    """The exact engine left this candidate without a mapping (refused, or stopped before any solution):
+    LOMA's mapping stands in, with the engine's proven bound or the candidate's floor; never a proof."""
+    found = loma_temporal(ctx, options.objective, options.lpf_limit)
+    if found.cost is None:
+        return r
+    value = objective_value(options.objective, found.cost)
+    bound = r.bound if r.bound is not None else candidate_floor(ctx, options.objective)
+    return EngineResult(
+        Status.FEASIBLE,
+        found.temporal,
+        found.cost,
+        value,
+        min(bound, value),
+        message=f"{r.status}: {r.message}; LOMA's mapping used",
+        stats=dict(r.stats, mapping_from="LOMA"),
     )
 
 

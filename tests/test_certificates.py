@@ -35,18 +35,18 @@ def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.Mon
     calls = {"n": 0}
     real = certificate.formulate
 
-    def second_too_large(ctx):
+    def second_too_large(ctx, latency=False):
         calls["n"] += 1
         if calls["n"] == 2:
             raise FormulationTooLarge("forced: tables too large")
-        return real(ctx)
+        return real(ctx, latency=latency)
 
     monkeypatch.setattr(certificate, "formulate", second_too_large)
     forced = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
     assert calls["n"] == 3
     # the candidate was never searched: not optimal, and the bound is a valid floor below the value
     assert forced.status == Status.FEASIBLE
-    assert "skipped" in forced.notes[1] and "forced" in forced.message
+    assert "skipped: forced" in forced.message and "LOMA's mapping used" in forced.message
     assert forced.bound is not None and forced.bound < forced.objective_value and forced.gap > 0
     # the bound is valid: no mapping of any candidate beats it (the honest optimum is above it)
     assert forced.bound <= honest.objective_value
@@ -54,10 +54,21 @@ def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.Mon
     assert forced.energy >= honest.energy
 
 
-def test_every_candidate_refused_is_skipped_not_infeasible(monkeypatch: pytest.MonkeyPatch) -> None:
-    def always(ctx):
+def test_every_candidate_refused_falls_back_to_loma_with_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No candidate searched: LOMA's mapping, status feasible, and the bound is each candidate's floor
+    (MAC energy), never "infeasible" and never "optimal"."""
+
+    def always(ctx, latency=False):
         raise FormulationTooLarge("forced: tables too large")
 
     monkeypatch.setattr(certificate, "formulate", always)
-    r = solve_problem(_problem(), SolveOptions(engine="cpsat"), [LAYER]).layers[0]
-    assert r.status == Status.SKIPPED and r.mapping is None and "forced" in r.message
+    problem = _problem()
+    r = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
+    loma = solve_problem(problem, SolveOptions(engine="loma"), [LAYER]).layers[0]
+    assert r.status == Status.FEASIBLE and "forced" in r.message
+    assert r.energy == loma.energy and r.bound == pytest.approx(r.cost.mac_energy)
+
+
+def test_exhaustive_refusing_every_candidate_is_skipped() -> None:
+    r = solve_problem(_problem(), SolveOptions(engine="exhaustive", max_space=10), [LAYER]).layers[0]
+    assert r.status == Status.SKIPPED and r.mapping is None and "--max-space" in r.message

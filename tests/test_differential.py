@@ -24,7 +24,7 @@ import zigzag_oracle as zo  # noqa: E402
 from cpmap.api import load_problem  # noqa: E402
 from cpmap.cost.model import evaluate_temporal, prepare  # noqa: E402
 from cpmap.engines.allocator import AllocationError, allocate  # noqa: E402
-from cpmap.engines.capacity import capacity_violations  # noqa: E402
+from cpmap.cost.capacity import capacity_violations  # noqa: E402
 from cpmap.engines.loma import prime_factors  # noqa: E402
 from cpmap.mapping import SpatialMapping, TemporalMapping  # noqa: E402
 from cpmap.spatial_generation import limit_by_capacity  # noqa: E402

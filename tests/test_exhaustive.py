@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from cpmap.api import fixed_spatial, load_problem
 from cpmap.cost.model import LayerContext, check_temporal, evaluate_temporal, prepare
 from cpmap.engines.base import EngineOptions, objective_value
-from cpmap.engines.capacity import capacity_violations
+from cpmap.cost.capacity import capacity_violations
 from cpmap.engines.exhaustive import SpaceTooLarge, exhaustive, exhaustive_temporal, search_space
 from cpmap.engines.loma import better, loma_temporal
 from cpmap.errors import CpmapError

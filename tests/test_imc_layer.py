@@ -21,7 +21,7 @@ import pytest
 from cpmap.api import evaluate_problem, load_problem, locality_accelerators
 from cpmap.cost.model import evaluate, evaluate_temporal, prepare
 from cpmap.engines.allocator import AllocationError, allocate
-from cpmap.engines.capacity import capacity_violations
+from cpmap.cost.capacity import capacity_violations
 from cpmap.engines.loma import prime_factors
 from cpmap.imc.layer_cost import mapped_array, precharge_interval
 from cpmap.locality import build_graph, layers_graph, plan_locality, workload_graph

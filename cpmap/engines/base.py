@@ -14,7 +14,7 @@ from typing import Callable
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..mapping import TemporalMapping
 from ..status import Status
-from .capacity import capacity_violations
+from ..cost.capacity import capacity_violations
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -38,8 +38,6 @@ class EngineOptions:
     max_space: int = 2_000_000  # exhaustive: refuse layers whose space is larger
     #: a known objective value the engine may prune against (best of earlier spatial mappings)
     cutoff: float | None = None
-    #: exact engines: how many mappings of the optimal energy to compare on latency (ZigZag's tie-break)
-    tie_break_solutions: int = 200
 
 
 @dataclass

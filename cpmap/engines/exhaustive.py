@@ -3,7 +3,7 @@
 LOMA (spec 8.1) enumerates loop orders but fixes the level split with the greedy allocator (8.2). This
 engine enumerates the full space of spec 9.1 items 2-4 for one spatial mapping: every distinct order of the
 prime factors of the temporal loop sizes (no LPF merging) and, per order, every monotone cut vector of every
-operand, kept when it fits the memories (:func:`~cpmap.engines.capacity.capacity_violations`). The best by
+operand, kept when it fits the memories (:func:`~cpmap.cost.capacity.capacity_violations`). The best by
 the objective, with LOMA's tie rule, is optimal by enumeration; the space is a superset of LOMA's, so the
 result is never worse than LOMA's with the same (unmerged) factors.
 
@@ -35,11 +35,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..cost.capacity import allocation_precision, occupied_bits
 from ..cost.model import CostResult, LayerContext, OperandContext, evaluate_temporal, tile_elements
 from ..errors import EngineRefusal
 from ..mapping import TemporalMapping
 from ..status import Status
-from .allocator import allocator_precision
 from .base import OBJECTIVES, EngineOptions, EngineResult, latency_floor, objective_value
 from .loma import better, multiset_permutations, prime_factors
 
@@ -126,7 +126,7 @@ def _operand_vectors(
 
     Returns ``(cuts, usage)`` pairs in lexicographic order of ``cuts``; ``usage`` holds the operand's bits in
     each shared memory (index ``shared_pos[mem.index]``, 0 elsewhere). Bits follow
-    :func:`~cpmap.engines.capacity.capacity_violations` term by term, so the sums match it exactly.
+    :func:`~cpmap.cost.capacity.capacity_violations` term by term, so the sums match it exactly.
     """
     layer = ctx.layer
     k = len(loops)
@@ -139,7 +139,8 @@ def _operand_vectors(
         exts.append(e)
     tiles = [[tile_elements(o, layer, exts[c], o.spatial_frac.cum_extent[m]) for c in range(k + 1)] for m in range(n_lv)]
     # the precision of level m depends on where the level starts (output: an ir loop left above or not)
-    precs = [[allocator_precision(ctx, o, s, m, loops) for s in range(k + 1)] for m in range(n_lv)]
+    ir_left = [any(d in o.ir for d, _ in loops[s:]) for s in range(k + 1)]
+    precs = [[allocation_precision(ctx, o, m, ir_left[s]) for s in range(k + 1)] for m in range(n_lv)]
     allowed = [c for c in range(k + 1) if not canonical or c == k or loops[c][0] not in o.ir]
     n_shared = len(shared_pos)
     out: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
@@ -147,12 +148,7 @@ def _operand_vectors(
     usage = [0.0] * n_shared
 
     def bits(m: int, start: int, c: int) -> float:
-        prec = precs[m][start]
-        b = tiles[m][c] * prec
-        if o.chain[m].force_double_buffering and c < k:
-            if b < tiles[m][k] * prec:
-                b *= 2
-        return b
+        return occupied_bits(tiles[m][c], tiles[m][k], precs[m][start], o.chain[m].force_double_buffering)
 
     def level(m: int, start: int) -> None:
         mem = o.chain[m]
