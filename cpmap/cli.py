@@ -111,20 +111,7 @@ def solve(
             data_locality=data_locality,
         )
         names = layers.split(",") if layers else None
-        if quiet:
-            run = solve_problem(problem, options, names)
-        else:
-            bar_state: dict = {}
-
-            def progress(done: int, total: int, name: str) -> None:
-                if "bar" not in bar_state:
-                    bar_state["bar"] = typer.progressbar(length=total, label=f"{engine} {objective}", file=sys.stderr)
-                    bar_state["bar"].__enter__()
-                bar_state["bar"].update(1)
-                if done == total:
-                    bar_state["bar"].__exit__(None, None, None)
-
-            run = solve_problem(problem, options, names, progress)
+        run = solve_problem(problem, options, names, None if quiet else _progress_bar(f"{engine} {objective}"))
         doc = run_to_json(run, problem.accelerator)
         if output is not None:
             write_json_atomic(output, doc)
@@ -137,6 +124,71 @@ def solve(
     if output is not None:
         typer.echo(f"wrote {output}")
     raise typer.Exit(code=exit_code(run))
+
+
+@app.command()
+def pareto(
+    workload: Path = typer.Argument(..., help="ONNX model or ZigZag workload YAML."),
+    accelerator: Path = typer.Option(..., "--accelerator", "-a", help="ZigZag hardware YAML."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="ZigZag mapping YAML (links, spatial mapping or hints)."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
+    spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer when the mapping file does not fix one (as solve)."),
+    mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes (results do not depend on it)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the walk (an unfinished front is reported feasible)."),
+    data_locality: Optional[bool] = typer.Option(None, "--data-locality/--no-data-locality", help="Inter-layer data locality (as solve)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the fronts as JSON (schema cpmap.pareto/1)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the layer fronts and the network front (PNG or SVG by suffix)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """The exact energy-latency Pareto front of every layer (each point proven, with its mapping) and of the network.
+
+    A layer's status is optimal when its front is proven complete. Each point's mapping can be costed again
+    with `cpmap evaluate --mapping-file` (one point per layer: the JSON's points are cpmap.result/1 mappings).
+    """
+    from .api import load_problem
+    from .pareto import pareto_problem, pareto_to_json, plot_fronts
+    from .result import write_json_atomic
+    from .solve import SolveOptions
+
+    try:
+        problem = load_problem(workload, accelerator, mapping)
+        options = SolveOptions(
+            engine="cpsat", objective="energy", time_limit=time_limit, nb_spatial_mappings=spatial_mappings,
+            mixed_spatial=mixed_spatial, jobs=jobs, data_locality=data_locality,
+        )
+        names = layers.split(",") if layers else None
+        layer_fronts, network = pareto_problem(problem, options, names, None if quiet else _progress_bar("pareto"))
+        doc = pareto_to_json(problem, layer_fronts, network)
+        if output is not None:
+            write_json_atomic(output, doc)
+        if plot is not None:
+            plot_fronts(layer_fronts, network, str(plot), f"{problem.workload_name} on {problem.accelerator.name}: energy-latency Pareto fronts")
+    except CpmapError as exc:
+        _fail(exc)
+    for lf in layer_fronts:
+        ends = f"{lf.points[0].energy:.10g} pJ / {lf.points[0].latency:.10g} cc ... {lf.points[-1].energy:.10g} pJ / {lf.points[-1].latency:.10g} cc" if lf.points else "-"
+        typer.echo(f"{lf.name}  {lf.status}  {len(lf.points)} points  {ends}  {lf.solve_seconds:.2f} s")
+    typer.echo(f"network: {len(network)} points" + (f", {network[0].energy:.12g} pJ / {network[0].latency:.10g} cc ... {network[-1].energy:.12g} pJ / {network[-1].latency:.10g} cc" if network else ""))
+    for path in (output, plot):
+        if path is not None:
+            typer.echo(f"wrote {path}")
+    raise typer.Exit(code=0 if all(lf.points for lf in layer_fronts) else 1)
+
+
+def _progress_bar(label: str):
+    """A progress callback drawing a bar on stderr (created at the first call, closed at the last)."""
+    state: dict = {}
+
+    def progress(done: int, total: int, name: str) -> None:
+        if "bar" not in state:
+            state["bar"] = typer.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(1)
+        if done == total:
+            state["bar"].__exit__(None, None, None)
+
+    return progress
 
 
 from .cli_imc import imc as _imc  # noqa: E402  (cpmap imc HW.yaml [--json] | cpmap imc validate)

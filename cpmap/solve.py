@@ -14,7 +14,7 @@ generator produced (ZigZag's candidates, spec 8.4) or the one the user fixed, wi
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -195,15 +195,11 @@ def _solve_task(args):
     return solve_layer(problem, layer, candidates, options)
 
 
-def solve_problem(
-    problem: Problem,
-    options: SolveOptions,
-    layer_names: list[str] | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
-) -> RunResult:
-    """Map every selected layer; identical layers are solved once and the result copied under each name.
+def layer_groups(problem: Problem, options: SolveOptions, layer_names: list[str] | None) -> tuple[list[Layer], list[list[Layer]], list[tuple]]:
+    """The selected layers, grouped by identical shape (each group is solved once), and one task per group:
+    ``(problem as the layer sees it, representative layer, spatial candidates, options)``.
 
-    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved.
+    Spatial candidates are made here, in this process: bad input must stop the run before anything is solved.
     """
     check_options(options)
     selected = _select(problem, layer_names)
@@ -215,33 +211,50 @@ def solve_problem(
         # with data locality, equal layers may sit on different (pruned) hierarchies
         key += tuple((m.name, m.operands) for m in for_layer(problem, accs, layer).accelerator.memories)
         groups.setdefault(key, []).append(layer)
-    # spatial candidates first, in this process: bad input must stop the run before anything is solved
     tasks = []
     for members in groups.values():
         rep = members[0]
         lp = for_layer(problem, accs, rep)
         tasks.append((lp, rep, spatial_candidates(lp, rep, options), options))
-    solved: list[LayerResult] = [None] * len(tasks)  # type: ignore[list-item]
-    done = 0
-    if options.jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(options.jobs, len(tasks))) as pool:
-            futures = {pool.submit(_solve_task, t): i for i, t in enumerate(tasks)}
-            from concurrent.futures import as_completed
+    return selected, list(groups.values()), tasks
 
+
+def run_tasks(tasks: list[tuple], fn: Callable, jobs: int, progress: Callable[[int, int, str], None] | None = None) -> list:
+    """``fn(task)`` for every task, in ``jobs`` processes when ``jobs > 1``; results in task order."""
+    results: list = [None] * len(tasks)
+    done = 0
+    if jobs > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+            futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futures):
                 i = futures[fut]
-                solved[i] = fut.result()
+                results[i] = fut.result()
                 done += 1
                 if progress:
                     progress(done, len(tasks), tasks[i][1].name)
     else:
         for i, t in enumerate(tasks):
-            solved[i] = _solve_task(t)
+            results[i] = fn(t)
             done += 1
             if progress:
                 progress(done, len(tasks), t[1].name)
+    return results
+
+
+def solve_problem(
+    problem: Problem,
+    options: SolveOptions,
+    layer_names: list[str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> RunResult:
+    """Map every selected layer; identical layers are solved once and the result copied under each name.
+
+    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved.
+    """
+    selected, groups, tasks = layer_groups(problem, options, layer_names)
+    solved: list[LayerResult] = run_tasks(tasks, _solve_task, options.jobs, progress)
     by_name: dict[str, LayerResult] = {}
-    for members, res in zip(groups.values(), solved):
+    for members, res in zip(groups, solved):
         for j, layer in enumerate(members):
             if j == 0:
                 by_name[layer.name] = res

@@ -54,7 +54,7 @@ class Phase:
     stats: dict = field(default_factory=dict)
 
 
-class _Deadline:
+class Deadline:
     def __init__(self, seconds: float | None):
         self.end = None if seconds is None else time.perf_counter() + seconds
 
@@ -65,7 +65,7 @@ class _Deadline:
         return self.end is not None and time.perf_counter() >= self.end
 
 
-def _minimise(model: ChainModel, objective: str, deadline: _Deadline, limit: int | None = None, hint: TemporalMapping | None = None, assumptions: tuple = ()) -> Phase:
+def _minimise(model: ChainModel, objective: str, deadline: Deadline, limit: int | None = None, hint: TemporalMapping | None = None, assumptions: tuple = ()) -> Phase:
     """Minimise ``objective`` ('energy' or 'latency', model units) under ``limit`` (``<=``), re-costing
     every solution; cut and continue while the model's value is below the re-costed one.
 
@@ -128,7 +128,7 @@ def _minimise(model: ChainModel, objective: str, deadline: _Deadline, limit: int
     return Phase(best, False, False, bound, stats)
 
 
-def _lexicographic(form: TemporalFormulation, primary: str, deadline: _Deadline, cutoff: float | None, hint: TemporalMapping | None) -> tuple[Phase, Phase | None]:
+def _lexicographic(form: TemporalFormulation, primary: str, deadline: Deadline, cutoff: float | None, hint: TemporalMapping | None) -> tuple[Phase, Phase | None]:
     """Minimise ``primary``, then the other objective among the primary optima (ZigZag's tie rules)."""
     secondary = "latency" if primary == "energy" else "energy"
     if primary == "energy":
@@ -150,7 +150,7 @@ def _lexicographic(form: TemporalFormulation, primary: str, deadline: _Deadline,
     return first, second
 
 
-def pareto_walk(form: TemporalFormulation, deadline: _Deadline, stop=None):
+def pareto_walk(form: TemporalFormulation, deadline: Deadline, stop=None):
     """Yield the energy-latency Pareto front from the energy end: each point minimises the energy among the
     mappings faster than the previous point, then the latency among those of that energy (both proven).
 
@@ -189,7 +189,7 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     form = formulation_or_result(ctx, options, latency=True)
     if isinstance(form, EngineResult):
         return form
-    deadline = _Deadline(options.time_limit)
+    deadline = Deadline(options.time_limit)
     stats: dict = {"coords": len(form.coords), "elements": len(form.elements)}
     try:
         if options.objective == "edp":
@@ -202,7 +202,7 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     return result
 
 
-def _single(form: TemporalFormulation, deadline: _Deadline, options: EngineOptions, stats: dict) -> EngineResult:
+def _single(form: TemporalFormulation, deadline: Deadline, options: EngineOptions, stats: dict) -> EngineResult:
     objective = options.objective
     first, second = _lexicographic(form, objective, deadline, options.cutoff, options.hint)
     stats["phases"] = [first.stats] + ([second.stats] if second is not None else [])
@@ -230,7 +230,7 @@ def _bound_value(form: TemporalFormulation, objective: str, bound: int | None) -
     return float(form.latency_cycles(bound))
 
 
-def _edp(form: TemporalFormulation, deadline: _Deadline, options: EngineOptions, stats: dict) -> EngineResult:
+def _edp(form: TemporalFormulation, deadline: Deadline, options: EngineOptions, stats: dict) -> EngineResult:
     """The EDP optimum by a Pareto walk with a stopping bound (no product of scaled integers in CP-SAT)."""
     fastest = _minimise(ChainModel(form, latency=True), "latency", deadline)
     if fastest.infeasible:

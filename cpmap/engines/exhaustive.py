@@ -34,6 +34,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..cost.capacity import allocation_precision, occupied_bits
 from ..cost.model import CostResult, LayerContext, OperandContext, evaluate_temporal, tile_elements
@@ -187,13 +188,15 @@ def exhaustive_temporal(
     cutoff: float | None = None,
     canonical: bool = True,
     prune: bool = True,
+    visit: Callable[[TemporalMapping, CostResult], None] | None = None,
 ) -> ExhaustiveResult:
     """Enumerate every order and every feasible per-operand split; return the best by ``objective``.
 
     Raises :class:`SpaceTooLarge` when the unpruned space exceeds ``max_space`` (``None``: no limit).
     ``canonical`` (stationary cuts only) and ``prune`` (energy branch-and-bound) are the reductions of the
     module docstring; switching them off gives the plain enumeration (for tests). With ``cutoff`` only
-    mappings whose objective value may be <= ``cutoff`` are costed.
+    mappings whose objective value may be <= ``cutoff`` are costed. ``visit(tm, cost)`` sees every costed
+    mapping (with ``prune=False``: every mapping of the space that fits).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}")
@@ -265,6 +268,8 @@ def exhaustive_temporal(
             tm = TemporalMapping(order, {o.name: vecs[i][chosen[i]][0] for i, o in enumerate(operands)})
             cost = evaluate_temporal(ctx, tm, detail=False)
             res.evaluations += 1
+            if visit is not None:
+                visit(tm, cost)
             if energies is not None and (cost.energy != exact or cost.latency < lat_lb):
                 # the per-operand decomposition or the latency floor no longer holds: the bounds are unsafe
                 raise AssertionError(
@@ -316,6 +321,22 @@ def exhaustive_temporal(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return res
+
+
+def exhaustive_front(ctx: LayerContext, max_space: int | None = 2_000_000) -> list[tuple[float, float, TemporalMapping]]:
+    """The energy-latency Pareto front of ``ctx`` by enumeration: ``(energy, latency, mapping)`` of every
+    non-dominated pair, sorted by energy (the ground truth of ``cpmap pareto`` on small layers)."""
+    seen: list[tuple[float, float, TemporalMapping]] = []
+
+    def keep(tm: TemporalMapping, cost: CostResult) -> None:
+        seen.append((cost.energy, cost.latency, tm))
+
+    exhaustive_temporal(ctx, "energy", max_space, prune=False, visit=keep)
+    front: list[tuple[float, float, TemporalMapping]] = []
+    for e, lat, tm in sorted(seen, key=lambda x: (x[0], x[1])):
+        if not front or lat < front[-1][1]:
+            front.append((e, lat, tm))
+    return front
 
 
 def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
