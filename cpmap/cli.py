@@ -79,7 +79,9 @@ def solve(
     spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer when the mapping file does not fix one (ZigZag's default 3)."),
     mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings (several layer dims on one array dim)."),
     max_space: int = typer.Option(2_000_000, "--max-space", help="exhaustive: refuse layers with more mappings than this."),
-    loma_hint: bool = typer.Option(False, "--loma-hint", help="cpsat: start from LOMA's best mapping (useful with --time-limit)."),
+    loma_hint: Optional[bool] = typer.Option(
+        None, "--loma-hint/--no-loma-hint", help="cpsat: start from LOMA's best mapping and bound the search by it. Default: on for latency and edp, off for energy."
+    ),
     data_locality: Optional[bool] = typer.Option(
         None, "--data-locality/--no-data-locality", help="Inter-layer data locality (prune memories above where a layer's data may stay). Default: on for IMC accelerators and with --mixed-spatial, as ZigZag."
     ),
