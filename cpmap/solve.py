@@ -20,17 +20,21 @@ from pathlib import Path
 from typing import Callable
 
 from .api import Problem, _select, for_layer, load_problem, locality_accelerators
-from .cost.model import prepare
+from .cost.model import LayerContext, evaluate_temporal, prepare
+from .engines.allocator import AllocationError, allocate
 from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
 from .engines.loma import better, loma_temporal
 from .errors import CpmapError, InputError
 from .mapping import Mapping, SpatialMapping
+from .ordering import ordering_for_layer
 from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
 from .workload import Layer
 
 ENGINES = ("cpsat", "milp", "loma", "exhaustive")
 EXACT_ENGINES = ("cpsat", "milp", "exhaustive")
+#: engines that honour a partial user temporal_ordering (EngineOptions.ordering); the others refuse such a layer
+ORDERING_ENGINES = ("loma", "exhaustive")
 
 
 def get_engine(name: str):
@@ -116,12 +120,32 @@ def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) ->
     )
 
 
+def fixed_order_result(ctx: LayerContext, order: tuple[tuple[str, int], ...], objective: str) -> EngineResult:
+    """A complete user ordering: the loop nest as given, split into memory levels by LOMA's allocator and costed
+    (ZigZag does the same, searching nothing). Status ``fixed``; its value is its own bound (a one-mapping space)."""
+    try:
+        tm = allocate(ctx, order)
+    except AllocationError as exc:
+        return EngineResult("infeasible", message=f"the complete temporal_ordering does not fit the memories: {exc}")
+    cost = evaluate_temporal(ctx, tm)
+    value = objective_value(objective, cost)
+    return EngineResult("fixed", tm, cost, value, value)
+
+
 def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping], options: SolveOptions) -> LayerResult:
-    """Run the engine on every spatial candidate of one layer and keep the best by the objective."""
+    """Run the engine on every spatial candidate of one layer and keep the best by the objective.
+
+    A user ``temporal_ordering`` that is complete for a candidate fixes its loop nest (costed, not searched); a
+    partial one is passed to the engine (``EngineOptions.ordering``), and the layer is ``skipped`` by engines that
+    do not honour it yet.
+    """
     t0 = time.perf_counter()
     engine = get_engine(options.engine)
     exact = options.engine in EXACT_ENGINES
-    links = dict(problem.constraints(layer).operand_links)
+    constraints = problem.constraints(layer)
+    links = dict(constraints.operand_links)
+    ordering = ordering_for_layer(constraints.temporal_ordering, layer)
+    fixed_only = True  # every candidate's loop nest was fixed by a complete ordering
     best: EngineResult | None = None
     best_sm: SpatialMapping | None = None
     bounds: list[float] = []
@@ -130,16 +154,32 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
     notes: list[str] = []
     for i, sm in enumerate(candidates):
         ctx = prepare(layer, problem.accelerator, sm, links)
-        eopts = options.engine_options()
-        if exact and best is not None:
-            eopts = replace(eopts, cutoff=best.objective_value)
-        if options.loma_hint and options.engine == "cpsat":
-            eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
-        try:
-            r = engine(ctx, eopts)
-        except CpmapError as exc:  # e.g. the exhaustive engine refusing a space too large
-            return LayerResult(layer.name, dict(layer.loop_sizes), "skipped", message=str(exc), solve_seconds=time.perf_counter() - t0)
-        proven = proven and r.status in ("optimal", "infeasible", "pruned")
+        fixed = ordering.complete_order(ctx.temporal_sizes)
+        if fixed is not None:
+            r = fixed_order_result(ctx, fixed, options.objective)
+        else:
+            fixed_only = False
+            if ordering and options.engine not in ORDERING_ENGINES:
+                return LayerResult(
+                    layer.name,
+                    dict(layer.loop_sizes),
+                    "skipped",
+                    message=(
+                        f"the mapping file's temporal_ordering {ordering} is partial for this layer and the {options.engine} "
+                        f"engine does not encode orderings yet; use --engine loma or exhaustive"
+                    ),
+                    solve_seconds=time.perf_counter() - t0,
+                )
+            eopts = replace(options.engine_options(), ordering=ordering.entries)
+            if exact and best is not None:
+                eopts = replace(eopts, cutoff=best.objective_value)
+            if options.loma_hint and options.engine == "cpsat":
+                eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
+            try:
+                r = engine(ctx, eopts)
+            except CpmapError as exc:  # e.g. the exhaustive engine refusing a space too large
+                return LayerResult(layer.name, dict(layer.loop_sizes), "skipped", message=str(exc), solve_seconds=time.perf_counter() - t0)
+        proven = proven and r.status in ("optimal", "infeasible", "pruned", "fixed")
         notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
         if r.status in ("infeasible", "unknown"):
             messages.append(f"spatial mapping {sm.as_dict()}: {r.message}")
@@ -155,7 +195,9 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
         status = "infeasible" if proven else "unknown"
         return LayerResult(layer.name, dict(layer.loop_sizes), status, message=msg, solve_seconds=seconds, notes=notes)
     value = objective_value(options.objective, best.cost)
-    if exact:
+    if fixed_only:
+        bound, gap, status = None, None, "fixed"
+    elif exact:
         bound = min([value, *bounds])
         status = "optimal" if proven and bound >= value else "feasible"
         gap = 0.0 if value == 0 else (value - bound) / value

@@ -40,6 +40,11 @@ class EngineOptions:
     cutoff: float | None = None
     #: exact engines: how many mappings of the optimal energy to compare on latency (ZigZag's tie-break)
     tie_break_solutions: int = 200
+    #: a partial user ``temporal_ordering`` (innermost first; size ``None`` = '*'), entries of dims the layer lacks
+    #: already dropped (:class:`cpmap.ordering.TemporalOrdering`). Honoured by loma (ZigZag's positions) and
+    #: exhaustive (the block rule); the driver refuses the layer for engines that do not encode it yet, and costs a
+    #: complete ordering itself (status ``fixed``) without calling any engine.
+    ordering: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass
