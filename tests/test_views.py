@@ -105,3 +105,15 @@ def test_report_output_is_deterministic(tmp_path: Path):
         assert CliRunner().invoke(app, [*args, "--report", str(tmp_path / d)]).exit_code == 0
     for f in (tmp_path / "a").iterdir():
         assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
+
+
+def test_pareto_small_multiples(tmp_path: Path):
+    """Plain lists in: one panel per layer plus the network front, PNG and SVG out."""
+    from cpmap.plot import pareto_fronts_figure, save_figure
+
+    fronts = [("conv1", [(3.0, 10.0), (2.0, 12.0), (1.5, 20.0)]), ("conv2", [(5.0, 5.0)]), ("fc", [])]
+    fig = pareto_fronts_figure(fronts, network=[(9.5, 35.0), (8.0, 40.0)], title="test fronts")
+    png, svg = save_figure(fig, tmp_path / "pareto")
+    text = svg.read_text()
+    assert 'id="conv1 | 3 points"' in text and 'id="conv2 | 1 points"' in text and 'id="network | 2 points"' in text
+    assert png.read_bytes()[:4] == b"\x89PNG" and len(fig.axes) == 4
