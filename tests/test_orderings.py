@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cpmap.api import fixed_spatial, load_problem
+from cpmap.api import load_problem
 from cpmap.cli import app
 from cpmap.cost.model import prepare
 from cpmap.engines.base import EngineOptions, objective_value
 from cpmap.engines.exhaustive import exhaustive, exhaustive_temporal, search_space
-from cpmap.engines.loma import OrderingError, loma, loma_temporal, loop_prime_factors, multiset_permutations
+from cpmap.engines.loma import OrderingError, loma, loop_prime_factors, multiset_permutations
 from cpmap.factors import prime_factors
 from cpmap.io.hardware_yaml import load_accelerator
 from cpmap.mapping import SpatialMapping
@@ -100,22 +100,22 @@ def test_example_mapping_files_with_orderings_equal_zigzag(case: str, opt: str):
         assert [d for d, _ in loops[:3]] == ["D1", "D2", "D0"]  # the ordering's positions
 
 
-def test_issue_numbers_gemm_l1():
+def test_issue_numbers_gemm_l1(tmp_path: Path):
     """The issue's example: without the ordering cpmap found 285,624.96 pJ / 4,097 cycles; ZigZag (and now cpmap)
     511,349.76 / 8,191."""
     problem, lpf = _problem("gemm_l1")
     run = solve_problem(problem, SolveOptions(engine="loma", objective="latency", lpf_limit=lpf))
     assert (round(run.total_energy, 2), run.total_latency) == (511349.76, 8191)
-    free = load_problem(WORKLOADS / "gemm_layer.yaml", ROOT / "models/accelerators/gemm_l1.yaml", _without_ordering(problem.mapping_file.path))
+    free = load_problem(WORKLOADS / "gemm_layer.yaml", ROOT / "models/accelerators/gemm_l1.yaml", _without_ordering(problem.mapping_file.path, tmp_path))
     run = solve_problem(free, SolveOptions(engine="loma", objective="latency", lpf_limit=lpf))
     assert (round(run.total_energy, 2), run.total_latency) == (285624.96, 4097)
 
 
-def _without_ordering(path: str) -> Path:
+def _without_ordering(path: str, folder: Path) -> Path:
     data = yaml.safe_load(Path(path).read_text())
     for e in data:
         e.pop("temporal_ordering", None)
-    out = Path(__import__("tempfile").mkdtemp()) / "no_ordering.yaml"
+    out = folder / "no_ordering.yaml"
     out.write_text(yaml.safe_dump(data))
     return out
 

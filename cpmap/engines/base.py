@@ -52,8 +52,9 @@ class EngineResult:
     """Best temporal mapping for one spatial mapping, with its certificate.
 
     ``status``: ``optimal`` (proven), ``feasible`` (a solution, with a proven ``bound``), ``heuristic``
-    (no bound: LOMA), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than
-    ``options.cutoff``; ``bound`` holds the proof). ``cost`` is always the cost model's value of
+    (no bound: LOMA), ``fixed`` (a complete user ordering, costed by the driver: its one mapping is its own
+    bound), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than ``options.cutoff``;
+    ``bound`` holds the proof). ``cost`` is always the cost model's value of
     ``temporal``; ``objective_value`` is the objective computed from ``cost``.
     """
 
