@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cost.model import evaluate, loop_products, prepare
+from .cost.model import evaluate, prepare
 from .engines.allocator import AllocationError, allocate
 from .errors import InputError
 from .hardware import Accelerator
@@ -19,6 +19,7 @@ from .io.mapping_yaml import DEFAULT_MAPPING_FILE, MappingFile, load_mapping_yam
 from .io.workloads import load_workload
 from .locality import WorkloadGraph, layer_accelerators, workload_graph
 from .mapping import Mapping, MappingConstraints, SpatialMapping
+from .ordering import ordering_for_layer
 from .result import LayerResult, RunResult, mapping_from_json, read_result_json
 from .status import Status
 from .spatial_generation import generate_spatial_mappings
@@ -132,14 +133,13 @@ def mapping_from_yaml(problem: Problem, layer: Layer) -> Mapping:
     if spatial is None:
         raise InputError(path, f"{c.name}.spatial_mapping", f"layer {layer.name}: not every array dim is given; use 'cpmap solve'")
     ctx = prepare(layer, problem.accelerator, spatial, c.operand_links)
-    order = tuple((d, s) for d, s in c.temporal_ordering if isinstance(s, int))
-    if len(order) != len(c.temporal_ordering) or loop_products(order) != ctx.temporal_sizes:
+    order = ordering_for_layer(c.temporal_ordering, layer).complete_order(ctx.temporal_sizes)
+    if order is None:
         raise InputError(
             path,
             f"{c.name}.temporal_ordering",
             f"layer {layer.name}: not a complete ordering of the temporal loops {ctx.temporal_sizes}; use 'cpmap solve'",
         )
-    order = tuple((d, s) for d, s in order if s > 1)
     try:
         tm = allocate(ctx, order)
     except AllocationError as exc:

@@ -31,6 +31,33 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+REPORT_HELP = (
+    "Write ZigZag's views of the result in this folder: loop_nests.txt (loop nest per layer, per-port stall/slack, "
+    "utilisation), energy_breakdown, latency_breakdown (per layer and network) and memory_hierarchy, as PNG and SVG."
+)
+
+
+def _views(problem, run, print_nests: bool, report: Optional[Path], data_locality: Optional[bool], mixed: bool) -> tuple[str, list[Path]]:
+    """The loop nests to print (``--layers`` runs) and the files of ``--report`` (written here)."""
+    if not print_nests and report is None:
+        return "", []
+    from .views import layer_views, loop_nests_report, write_report
+
+    views = layer_views(problem, run, data_locality, mixed)
+    text = loop_nests_report(views) if print_nests else ""
+    paths = write_report(views, run, problem.accelerator, report) if report is not None else []
+    return text, paths
+
+
+def _echo_views(written: tuple[str, list[Path]]) -> None:
+    text, paths = written
+    if text:
+        typer.echo("")
+        typer.echo(text.rstrip("\n"))
+    if paths:
+        typer.echo(f"report: {', '.join(str(p) for p in paths)}")
+
+
 @app.command()
 def evaluate(
     workload: Path = typer.Argument(..., help="ONNX model or ZigZag workload YAML."),
@@ -44,8 +71,12 @@ def evaluate(
         None, "--data-locality/--no-data-locality", help="Inter-layer data locality (prune memories above where a layer's data may stay). Default: on for IMC accelerators, as ZigZag."
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result JSON here."),
+    report: Optional[Path] = typer.Option(None, "--report", help=REPORT_HELP),
 ) -> None:
-    """Cost given mappings with cpmap's cost model (no search): energy, latency and their breakdowns."""
+    """Cost given mappings with cpmap's cost model (no search): energy, latency and their breakdowns.
+
+    With --layers, each layer's loop nest (ZigZag's layout) and per-port stall/slack are printed too.
+    """
     from .api import evaluate_problem, load_problem
     from .report import format_table
     from .result import run_to_json, write_json_atomic
@@ -56,9 +87,11 @@ def evaluate(
         doc = run_to_json(run, problem.accelerator)
         if output is not None:
             write_json_atomic(output, doc)
+        written = _views(problem, run, bool(layers), report, data_locality, False)
     except CpmapError as exc:
         _fail(exc)
     typer.echo(format_table(run))
+    _echo_views(written)
     if output is not None:
         typer.echo(f"wrote {output}")
 
@@ -86,12 +119,16 @@ def solve(
         None, "--data-locality/--no-data-locality", help="Inter-layer data locality (prune memories above where a layer's data may stay). Default: on for IMC accelerators and with --mixed-spatial, as ZigZag."
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the result JSON here."),
+    report: Optional[Path] = typer.Option(None, "--report", help=REPORT_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Map every layer (or --layers) and print status, objective, bound, gap, energy, latency, seconds.
 
-    Layers of identical shape are solved once. Exit code 1 when a layer could not be mapped (the others are
-    still reported), 2 on bad input.
+    Layers of identical shape are solved once. A mapping-file entry with a complete temporal_ordering fixes the
+    layer's loop nest (status 'fixed', costed as ZigZag does); a partial one restricts the search (loma,
+    exhaustive; cpsat and milp skip such a layer for now). With --layers, each layer's loop nest (ZigZag's
+    layout) and per-port stall/slack are printed too. Exit code 1 when a layer could not be mapped (the others
+    are still reported), 2 on bad input.
     """
     from .api import load_problem
     from .report import format_table
@@ -117,9 +154,11 @@ def solve(
         doc = run_to_json(run, problem.accelerator)
         if output is not None:
             write_json_atomic(output, doc)
+        written = _views(problem, run, bool(layers), report, data_locality, mixed_spatial)
     except CpmapError as exc:
         _fail(exc)
     typer.echo(format_table(run))
+    _echo_views(written)
     for r in run.layers:
         if r.message:
             typer.echo(f"{r.name}: {r.status}: {r.message}")

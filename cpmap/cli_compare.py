@@ -1,4 +1,4 @@
-"""``cpmap compare``: the engines side by side on the same layers (CSV, result JSONs, SVG chart)."""
+"""``cpmap compare``: the engines side by side on the same layers (CSV, result JSONs, PNG/SVG chart)."""
 
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ def compare(
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the exact engines."),
     lpf_limit: int = typer.Option(6, "--lpf-limit", help="LOMA: maximum number of loop prime factors."),
     spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer (same for every engine)."),
-    output_dir: Path = typer.Option(Path("compare_out"), "--output-dir", "-o", help="Folder for compare.csv, <engine>.json, compare.svg."),
+    output_dir: Path = typer.Option(Path("compare_out"), "--output-dir", "-o", help="Folder for compare.csv, <engine>.json, compare.png and compare.svg."),
 ) -> None:
     """Run several engines on the same layers and report how far each is from the proven optimum.
 
     Per layer the reference is the best proven optimum (an exact engine's 'optimal' result), else the best
     value found. Writes compare.csv (one row per layer and engine, with the ratio to the reference), the
-    result JSON of every engine and compare.svg (the ratios per layer).
+    result JSON of every engine and compare.png / compare.svg (the ratios per layer, drawn with matplotlib).
     """
     from .api import load_problem
     from .compare import compare_problem, summary, write_outputs

@@ -4,7 +4,7 @@ proven optimum?".
 Every engine maps every selected layer with the same inputs and settings; per layer the *reference* is the
 best proven optimum (an exact engine's ``optimal`` result) or, when no engine proved one, the best value
 found. Outputs: a CSV (one row per layer and engine, with the ratio to the reference), each engine's
-result JSON, and an SVG chart of the ratios.
+result JSON, and a chart of the ratios (PNG and SVG).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .api import Problem
-from .plot import grouped_bars
+from .plot import grouped_bars, save_figure
 from .result import RunResult, run_to_json, write_json_atomic, write_text_atomic
 from .solve import SolveOptions, solve_problem
 from .status import Status
@@ -86,7 +86,7 @@ def summary(runs: dict[str, RunResult]) -> str:
 
 
 def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) -> list[Path]:
-    """compare.csv, <engine>.json per engine, compare.svg in ``outdir`` (each written atomically)."""
+    """compare.csv, <engine>.json per engine, compare.png and compare.svg in ``outdir`` (each written atomically)."""
     outdir.mkdir(parents=True, exist_ok=True)
     rows = comparison_rows(runs)
     buf = io.StringIO()
@@ -104,14 +104,12 @@ def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) ->
     first = next(iter(runs.values()))
     names = [lr.name for lr in first.layers]
     series = [(e, [r["ratio_to_reference"] for r in rows if r["engine"] == e]) for e in runs]
-    svg = grouped_bars(
+    fig = grouped_bars(
         f"{first.workload} on {first.accelerator}: {first.objective} / reference (1 = proven optimum)",
         names,
         series,
         f"{first.objective} / reference",
         reference=1.0,
     )
-    svg_path = outdir / "compare.svg"
-    write_text_atomic(svg_path, svg)
-    written.append(svg_path)
+    written += save_figure(fig, outdir / "compare")
     return written

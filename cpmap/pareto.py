@@ -154,33 +154,9 @@ def pareto_to_json(problem: Problem, layers: list[LayerFront], network: list[Fro
 
 
 def plot_fronts(layers: list[LayerFront], network: list[FrontPoint], path: str, title: str) -> None:
-    """Small multiples of the layer fronts and the network front (matplotlib; PNG or SVG by suffix)."""
-    import matplotlib
+    """Small multiples of the layer fronts and the network front (matplotlib; PNG or SVG by the suffix)."""
+    from .plot import pareto_fronts_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    shown = [lf for lf in layers if lf.points]
-    n = len(shown) + 1
-    cols = min(4, n)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
-    panels = [("network", network, Status.OPTIMAL if all(lf.status == Status.OPTIMAL for lf in layers) else Status.FEASIBLE)]
-    panels += [(lf.name, lf.points, lf.status) for lf in shown]
-    for ax, (name, pts, status) in zip(axes.flat, panels):
-        e = [p.energy for p in pts]
-        lat = [p.latency for p in pts]
-        ax.step(lat, e, where="post", color="#1f77b4", linewidth=1)
-        ax.plot(lat, e, "o", color="#d62728" if name == "network" else "#1f77b4", markersize=4)
-        label = name if len(name) <= 34 else "..." + name[-31:]
-        ax.set_title(f"{label}\n{len(pts)} points, {status}", fontsize=8)
-        ax.set_xlabel("latency (cycles)", fontsize=7)
-        ax.set_ylabel("energy (pJ)", fontsize=7)
-        ax.tick_params(labelsize=6)
-        ax.ticklabel_format(style="sci", scilimits=(-3, 4))
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fronts = [(f"{lf.name} ({lf.status})", [(p.energy, p.latency) for p in lf.points]) for lf in layers if lf.points]
+    fig = pareto_fronts_figure(fronts, [(p.energy, p.latency) for p in network], title)
     fig.savefig(path, dpi=130)
-    plt.close(fig)

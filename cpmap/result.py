@@ -25,7 +25,7 @@ class LayerResult:
 
     name: str
     loop_sizes: dict[str, int]
-    status: Status  # see cpmap.status: what each status proves
+    status: Status  # see cpmap.status: what each status proves (fixed: a complete user ordering, costed)
     mapping: Mapping | None = None
     cost: CostResult | None = None
     objective_value: float | None = None
@@ -158,7 +158,10 @@ def _cost_json(cost: CostResult) -> dict[str, Any]:
             "latency_total1": cost.latency_total1,
         },
         "word_accesses": cost.word_accesses,
+        "utilization": {"mac": cost.mac_utilization},
     }
+    if cost.port_stall_slack:  # memory -> port -> combined stall (> 0) or slack (< 0), cycles
+        out["port_stall_slack"] = cost.port_stall_slack
     if cost.tclk_ns is not None:  # IMC arrays: latency is in clock cycles of the macro's own clock
         out["imc"] = {
             "tclk_ns": cost.tclk_ns,
@@ -211,12 +214,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
     The file gets the usual permissions (0666 minus the umask), not the private ones of a temporary file.
     """
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`write_text_atomic`)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Callable
 
 from .api import Problem, _select, for_layer, load_problem, locality_accelerators
-from .cost.model import prepare
+from .cost.model import LayerContext, evaluate_temporal, prepare
 from .engines import engine_info, get_engine
+from .engines.allocator import AllocationError, allocate
 from .engines.base import OBJECTIVES, EngineOptions, EngineResult, candidate_floor, objective_value
 from .engines.loma import better, loma_temporal
 from .errors import EngineRefusal, InputError
 from .mapping import Mapping, SpatialMapping
+from .ordering import ordering_for_layer
 from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
 from .status import UNMAPPED, Status, settles_candidate
@@ -90,6 +92,18 @@ def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) ->
     )
 
 
+def fixed_order_result(ctx: LayerContext, order: tuple[tuple[str, int], ...], objective: str) -> EngineResult:
+    """A complete user ordering: the loop nest as given, split into memory levels by LOMA's allocator and costed
+    (ZigZag does the same, searching nothing). Status ``fixed``; its value is its own bound (a one-mapping space)."""
+    try:
+        tm = allocate(ctx, order)
+    except AllocationError as exc:
+        return EngineResult(Status.INFEASIBLE, message=f"the complete temporal_ordering does not fit the memories: {exc}")
+    cost = evaluate_temporal(ctx, tm)
+    value = objective_value(objective, cost)
+    return EngineResult(Status.FIXED, tm, cost, value, value)
+
+
 def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping], options: SolveOptions) -> LayerResult:
     """Run the engine on every spatial candidate of one layer and keep the best by the objective.
 
@@ -97,12 +111,19 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
     pruned by a proven bound, :data:`cpmap.status.SETTLED`). A candidate the engine refused (``skipped``) or
     left open (``unknown``, ``feasible``) contributes a valid lower bound instead: the engine's own when it
     has one, else the candidate's floor (:func:`~cpmap.engines.base.candidate_floor`).
+
+    A user ``temporal_ordering`` that is complete for a candidate fixes its loop nest (costed, not searched:
+    status ``fixed``); a partial one is passed to the engine (``EngineOptions.ordering``), and the layer is
+    ``skipped`` by engines that do not honour it.
     """
     t0 = time.perf_counter()
     engine = get_engine(options.engine)
     info = engine_info(options.engine)
     exact = info.exact
-    links = dict(problem.constraints(layer).operand_links)
+    constraints = problem.constraints(layer)
+    links = dict(constraints.operand_links)
+    ordering = ordering_for_layer(constraints.temporal_ordering, layer)
+    fixed_only = True  # every candidate's loop nest was fixed by a complete ordering
     best: EngineResult | None = None
     best_sm: SpatialMapping | None = None
     bounds: list[float] = []
@@ -112,17 +133,33 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
     statuses: list[Status] = []
     for sm in candidates:
         ctx = prepare(layer, problem.accelerator, sm, links)
-        eopts = options.engine_options()
-        if exact and best is not None:
-            eopts = replace(eopts, cutoff=best.objective_value)
-        if options.engine == "cpsat" and (options.loma_hint if options.loma_hint is not None else options.objective != "energy"):
-            eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
-        try:
-            r = engine(ctx, eopts)
-        except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
-            r = EngineResult(Status.SKIPPED, message=str(exc))
-        if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
-            r = _loma_fallback(ctx, options, r)
+        fixed = ordering.complete_order(ctx.temporal_sizes)
+        if fixed is not None:
+            r = fixed_order_result(ctx, fixed, options.objective)
+        else:
+            fixed_only = False
+            if ordering and not info.orderings:
+                return LayerResult(
+                    layer.name,
+                    dict(layer.loop_sizes),
+                    Status.SKIPPED,
+                    message=(
+                        f"the mapping file's temporal_ordering {ordering} is partial for this layer and the {options.engine} "
+                        f"engine does not encode orderings; use --engine loma or exhaustive"
+                    ),
+                    solve_seconds=time.perf_counter() - t0,
+                )
+            eopts = replace(options.engine_options(), ordering=ordering.entries)
+            if exact and best is not None:
+                eopts = replace(eopts, cutoff=best.objective_value)
+            if options.engine == "cpsat" and (options.loma_hint if options.loma_hint is not None else options.objective != "energy"):
+                eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
+            try:
+                r = engine(ctx, eopts)
+            except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
+                r = EngineResult(Status.SKIPPED, message=str(exc))
+            if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
+                r = _loma_fallback(ctx, options, r)
         statuses.append(r.status)
         proven = proven and settles_candidate(r.status)
         notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
@@ -149,7 +186,9 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
             status = Status.UNKNOWN
         return LayerResult(layer.name, dict(layer.loop_sizes), status, message=msg, solve_seconds=seconds, notes=notes)
     value = objective_value(options.objective, best.cost)
-    if exact:
+    if fixed_only:
+        bound, gap, status = None, None, Status.FIXED
+    elif exact:
         bound = min([value, *bounds])
         status = Status.OPTIMAL if proven and bound >= value else Status.FEASIBLE
         gap = 0.0 if value == 0 else (value - bound) / value

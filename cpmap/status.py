@@ -36,7 +36,8 @@ class Status(StrEnum):
 
 
 #: statuses that close a candidate for a proof of optimality
-SETTLED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.PRUNED})
+#: (a fixed candidate has one mapping, the one costed: its space is settled too)
+SETTLED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.PRUNED, Status.FIXED})
 #: statuses of a layer that could not be mapped (exit code 1)
 UNMAPPED = frozenset({Status.INFEASIBLE, Status.SKIPPED, Status.UNKNOWN})
 

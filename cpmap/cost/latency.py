@@ -84,6 +84,7 @@ def latency_terms(ctx: LayerContext, views: list[StationaryView], mv_frac: list[
 
     # ---- stall / slack per port (6.4) ----
     ss_ports = [0]
+    ss_by_port: list[float] = []  # one per port of the plan, 0 for idle ports (reported, not used below)
     for port, shared, members in ctx.port_plan:
         acts = []
         for i, m, d in members:
@@ -99,6 +100,7 @@ def latency_terms(ctx: LayerContext, views: list[StationaryView], mv_frac: list[
             neg = sum(x[3] for x in acts if x[3] <= 0)
             muw = sum(x[4] for x in acts)
             ss_ports.append(pos + max(0, neg + muw - window_union(acts)))
+        ss_by_port.append(ss_ports[-1] if acts else 0)
     ss_total = max(ss_ports)
 
     # ---- on/off-loading records (6.5) ----
@@ -133,7 +135,7 @@ def latency_terms(ctx: LayerContext, views: list[StationaryView], mv_frac: list[
     out = ctx.operands[0]
     for k in range(len(out.chain) - 1):
         offload += max(rec.get((0, k, RD_UP), (0, False))[0], rec.get((0, k + 1, WR_UP), (0, False))[0])
-    return ss_total, onload, offload, db, failures
+    return ss_total, onload, offload, db, failures, ss_by_port
 
 
 def onloading(ctx: LayerContext, rec: dict[tuple[int, int, int], tuple[float, bool]]) -> float:

@@ -61,10 +61,24 @@ class CostResult:
     #: IMC arrays: the clock period (ns; wall time = latency x tclk) and the array energy per component (pJ, detail only)
     tclk_ns: float | None = None
     mac_energy_breakdown: dict[str, float] = field(default_factory=dict)
+    #: detail only: per operand, its level splits after the stationarity merge-down (spec 3.4), the levels ZigZag reports
+    stationary_cuts: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: detail only: memory name -> port name -> combined stall (> 0) or slack (< 0) of the port, 0 when idle (spec 6.4)
+    port_stall_slack: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def edp(self) -> float:
         return self.energy * self.latency
+
+    @property
+    def mac_utilization(self) -> dict[str, float]:
+        """ZigZag's MAC utilisations: ideal cycles over the ideal temporal cycles (spatial) and over each latency."""
+        return {
+            "spatial": self.ideal_cycle / self.ideal_temporal_cycle,
+            "stalls": self.ideal_cycle / self.latency_total0,
+            "stalls_onloading": self.ideal_cycle / self.latency_total1,
+            "stalls_onloading_offloading": self.ideal_cycle / self.latency,
+        }
 
 
 def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = True) -> CostResult:
@@ -112,7 +126,7 @@ def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = Tru
 
     # ---- latency (spec 6) ----
     lat = latency_terms(ctx, views, mv_frac, mv_int, total)
-    ss_total, onload, offload, db, failures = lat
+    ss_total, onload, offload, db, failures, ss_by_port = lat
     if ctx.imc is not None and ctx.imc.zigzag_failures:
         failures = [*failures, *ctx.imc.zigzag_failures]
     ideal_temporal = total * ctx.cycles_per_op
@@ -138,7 +152,18 @@ def evaluate_temporal(ctx: LayerContext, tm: TemporalMapping, detail: bool = Tru
         zigzag_failures=failures,
         tclk_ns=ctx.imc.tclk_ns if ctx.imc is not None else None,
         mac_energy_breakdown=dict(ctx.imc.breakdown.as_dict(), local_bl_precharging=precharge) if ctx.imc is not None and detail else {},
+        stationary_cuts={o.name: tuple(t.stat_cuts) for o, t in zip(ctx.operands, views)} if detail else {},
+        port_stall_slack=_ports_by_memory(ctx, ss_by_port) if detail else {},
     )
+
+
+def _ports_by_memory(ctx: LayerContext, ss_by_port: list[float]) -> dict[str, dict[str, float]]:
+    """Name the per-port values of the latency model (one per entry of ``ctx.port_plan``, same order)."""
+    names = [(mem.name, port.name) for mem in ctx.accelerator.memories for port, _ in mem.port_duties]
+    out: dict[str, dict[str, float]] = {}
+    for (mem, port), v in zip(names, ss_by_port):
+        out.setdefault(mem, {})[port] = v
+    return out
 
 
 def evaluate(layer: Layer, accelerator: Accelerator, mapping: Mapping) -> CostResult:

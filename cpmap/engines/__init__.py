@@ -22,6 +22,8 @@ class EngineInfo:
     description: str
     #: the driver maps a candidate the engine leaves without a mapping (refused, time limit) with LOMA
     loma_fallback: bool = False
+    #: honours a partial user temporal_ordering (EngineOptions.ordering); the driver skips such layers otherwise
+    orderings: bool = False
 
 
 ENGINES: dict[str, EngineInfo] = {
@@ -29,8 +31,8 @@ ENGINES: dict[str, EngineInfo] = {
     for e in (
         EngineInfo("cpsat", "cpsat", True, ("energy", "latency", "edp"), "exact (OR-Tools CP-SAT): energy, latency and EDP proven", True),
         EngineInfo("milp", "milp", True, ("energy",), "exact (Pyomo + HiGHS MILP): energy proven", True),
-        EngineInfo("exhaustive", "exhaustive", True, ("energy", "latency", "edp"), "enumeration of every temporal mapping (small layers)"),
-        EngineInfo("loma", "loma", False, ("energy", "latency", "edp"), "ZigZag's heuristic LOMA (no bound)"),
+        EngineInfo("exhaustive", "exhaustive", True, ("energy", "latency", "edp"), "enumeration of every temporal mapping (small layers)", orderings=True),
+        EngineInfo("loma", "loma", False, ("energy", "latency", "edp"), "ZigZag's heuristic LOMA (no bound)", orderings=True),
     )
 }
 

@@ -38,6 +38,11 @@ class EngineOptions:
     max_space: int = 2_000_000  # exhaustive: refuse layers whose space is larger
     #: a known objective value the engine may prune against (best of earlier spatial mappings)
     cutoff: float | None = None
+    #: a partial user ``temporal_ordering`` (innermost first; size ``None`` = '*'), entries of dims the layer lacks
+    #: already dropped (:class:`cpmap.ordering.TemporalOrdering`). Honoured by loma (ZigZag's positions) and
+    #: exhaustive (the block rule); the driver refuses the layer for engines that do not encode it yet, and costs a
+    #: complete ordering itself (status ``fixed``) without calling any engine.
+    ordering: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass
@@ -45,8 +50,9 @@ class EngineResult:
     """Best temporal mapping for one spatial mapping, with its certificate.
 
     ``status``: ``optimal`` (proven), ``feasible`` (a solution, with a proven ``bound``), ``heuristic``
-    (no bound: LOMA), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than
-    ``options.cutoff``; ``bound`` holds the proof). ``cost`` is always the cost model's value of
+    (no bound: LOMA), ``fixed`` (a complete user ordering, costed by the driver: its one mapping is its own
+    bound), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than ``options.cutoff``;
+    ``bound`` holds the proof). ``cost`` is always the cost model's value of
     ``temporal``; ``objective_value`` is the objective computed from ``cost``.
     """
 

@@ -41,6 +41,7 @@ from ..cost.model import CostResult, LayerContext, OperandContext, evaluate_temp
 from ..errors import EngineRefusal
 from ..mapping import TemporalMapping
 from ..status import Status
+from ..ordering import TemporalOrdering, constrained_orders, count_constrained_orders
 from .base import OBJECTIVES, EngineOptions, EngineResult, latency_floor, objective_value
 from .loma import better, multiset_permutations, prime_factors
 
@@ -81,14 +82,18 @@ def temporal_factors(ctx: LayerContext) -> list[tuple[str, int]]:
     return factors or [(ctx.layer.loop_dims[0], 1)]
 
 
-def search_space(ctx: LayerContext) -> SpaceSize:
-    """Count the space: distinct factor orders x, per operand with ``M`` levels, ``C(K + M - 1, M - 1)``
-    monotone cut vectors (``M - 1`` free cuts in ``0..K``, the last one fixed at ``K``)."""
+def search_space(ctx: LayerContext, ordering: TemporalOrdering | None = None) -> SpaceSize:
+    """Count the space: distinct factor orders (those a user ``ordering`` allows, block rule) x, per operand
+    with ``M`` levels, ``C(K + M - 1, M - 1)`` monotone cut vectors (``M - 1`` free cuts in ``0..K``, the last
+    one fixed at ``K``)."""
     factors = temporal_factors(ctx)
     k = len(factors)
-    orders = math.factorial(k)
-    for mult in Counter(factors).values():
-        orders //= math.factorial(mult)
+    if ordering:
+        orders = count_constrained_orders(factors, ordering)
+    else:
+        orders = math.factorial(k)
+        for mult in Counter(factors).values():
+            orders //= math.factorial(mult)
     cuts = {o.name: math.comb(k + len(o.chain) - 1, len(o.chain) - 1) for o in ctx.operands}
     return SpaceSize(tuple(factors), orders, cuts, orders * math.prod(cuts.values()))
 
@@ -189,6 +194,7 @@ def exhaustive_temporal(
     canonical: bool = True,
     prune: bool = True,
     visit: Callable[[TemporalMapping, CostResult], None] | None = None,
+    ordering: TemporalOrdering | None = None,
 ) -> ExhaustiveResult:
     """Enumerate every order and every feasible per-operand split; return the best by ``objective``.
 
@@ -196,12 +202,13 @@ def exhaustive_temporal(
     ``canonical`` (stationary cuts only) and ``prune`` (energy branch-and-bound) are the reductions of the
     module docstring; switching them off gives the plain enumeration (for tests). With ``cutoff`` only
     mappings whose objective value may be <= ``cutoff`` are costed. ``visit(tm, cost)`` sees every costed
-    mapping (with ``prune=False``: every mapping of the space that fits).
+    mapping (with ``prune=False``: every mapping of the space that fits). ``ordering``: only the loop orders a
+    partial user ordering allows (:meth:`~cpmap.ordering.TemporalOrdering.accepts`) are enumerated.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}")
     t0 = time.perf_counter()
-    space = search_space(ctx)
+    space = search_space(ctx, ordering)
     if max_space is not None and space.total > max_space:
         raise SpaceTooLarge(ctx.layer.name, space.total, max_space)
     operands = ctx.operands
@@ -231,7 +238,8 @@ def exhaustive_temporal(
             t = best.energy if objective == "energy" else best.energy * best.latency
         return t if cutoff is None else min(t, cutoff)
 
-    for order in multiset_permutations(list(space.factors)):
+    orders = constrained_orders(list(space.factors), ordering) if ordering else multiset_permutations(list(space.factors))
+    for order in orders:
         vecs = [_operand_vectors(ctx, o, order, shared_pos, canonical) for o in operands]
         if not all(vecs):
             continue
@@ -342,10 +350,12 @@ def exhaustive_front(ctx: LayerContext, max_space: int | None = 2_000_000) -> li
 def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """The exhaustive engine: status ``optimal`` (proof by enumeration), ``infeasible`` or ``pruned``.
 
-    Reads ``objective``, ``max_space`` (raises :class:`SpaceTooLarge` above it) and ``cutoff``; ignores the
+    Reads ``objective``, ``max_space`` (raises :class:`SpaceTooLarge` above it), ``cutoff`` and ``ordering`` (a
+    partial user ordering: the enumeration keeps the orders its block rule accepts); ignores the
     LPF limit (prime factors are never merged), ``time_limit`` and ``hint``.
     """
-    r = exhaustive_temporal(ctx, options.objective, options.max_space, options.cutoff)
+    ordering = TemporalOrdering(options.ordering)
+    r = exhaustive_temporal(ctx, options.objective, options.max_space, options.cutoff, ordering=ordering)
     if r.pruned:
         return EngineResult(
             Status.PRUNED,
@@ -354,6 +364,8 @@ def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
             stats=r.stats,
         )
     if r.cost is None:
+        if ordering and r.space.orders == 0:
+            return EngineResult(Status.INFEASIBLE, message=f"no order of the prime factors satisfies the temporal_ordering {ordering}", stats=r.stats)
         return EngineResult(
             Status.INFEASIBLE,
             message=(
