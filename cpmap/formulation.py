@@ -53,13 +53,14 @@ from .cost.movement import link_transfers, tile_elements
 from .errors import EngineRefusal
 from .factors import prime_factors
 from .mapping import TemporalMapping
+from .ordering import TemporalOrdering, block_ends
 
 #: refuse to build a formulation whose tables together exceed this many rows
 MAX_TABLE_ROWS = 2_000_000
 #: the latency model's window union enumerates the subsets of the links sharing a port
 MAX_UNION_LINKS = 4
 
-CUT, PREFIX, ABOVE, BELOW, RUN, RUN_BELOW = "cut", "prefix", "above", "below", "run", "run_below"
+CUT, PREFIX, ABOVE, BELOW, RUN, RUN_BELOW, BLOCK = "cut", "prefix", "above", "below", "run", "run_below", "block"
 #: classes of a coordinate for an operand
 RELEVANT, IRRELEVANT, PARTIAL = "r", "ir", "pr"
 
@@ -217,6 +218,17 @@ class LatencyStructure:
 
 
 @dataclass(frozen=True)
+class OrderBlock:
+    """A user temporal_ordering entry: the ``element`` (kind ``BLOCK``) is the prefix of the order up to the end of
+    the entry's block, which holds only loops of the coordinates ``coords`` (of the entry's dim), at least one,
+    and exactly ``exponents`` of them when the entry gives a size."""
+
+    element: int
+    coords: tuple[int, ...]
+    exponents: tuple[int, ...] | None  # per coordinate of the formulation, for a sized entry
+
+
+@dataclass(frozen=True)
 class TemporalFormulation:
     """The exact problem of one layer for one spatial mapping (tile chains)."""
 
@@ -237,6 +249,9 @@ class TemporalFormulation:
     capacity: tuple[CapacityGroup, ...]
     latency: LatencyStructure | None
     infeasible: str = ""  # a reason when a constant part already violates capacity
+    #: a partial user temporal_ordering: the blocks the order's innermost loops must form, innermost first
+    blocks: tuple[OrderBlock, ...] = ()
+    ordering: TemporalOrdering = TemporalOrdering()
 
     def energy(self, scaled: int) -> Fraction:
         return Fraction(scaled, self.cost_scale) + Fraction(self.ctx.mac_energy)
@@ -251,6 +266,7 @@ class TemporalFormulation:
             steps = [self.above[e] for e in seq if e in self.above]
             le |= {(a, b) for a, b in zip(steps, steps[1:])}
             le |= {(e, self.above[e]) for e in seq if e in self.above}
+        le |= {(a.element, b.element) for a, b in zip(self.blocks, self.blocks[1:])}
         for run in self.latency.runs if self.latency is not None else ():
             for e in (run.below, run.run):
                 if run.lower_cut is not None:
@@ -352,6 +368,12 @@ class TemporalFormulation:
                 tiles[e] = tuple(prefix[cut_pos[(el.operand, el.level)]])
             elif el.kind == PREFIX:
                 tiles[e] = tuple(prefix[cut_pos[(el.operand, -1)]])
+        if self.blocks:
+            ends = block_ends(self.ordering, tuple((self.coords[i][0], self.coords[i][1]) for i in seq))
+            if ends is None:
+                return None
+            for block, end in zip(self.blocks, ends):
+                tiles[block.element] = tuple(prefix[end])
         for base, e in self.above.items():
             el = self.elements[base]
             c = cut_pos[(el.operand, el.level if el.kind == CUT else -1)]
@@ -430,10 +452,10 @@ def _classes(o: OperandContext, coords: list[tuple[str, int]]) -> tuple[str, ...
     return tuple(IRRELEVANT if d in o.ir else RELEVANT if d in o.r else PARTIAL for d, _ in coords)
 
 
-def formulate(ctx: LayerContext, latency: bool = False) -> TemporalFormulation:
+def formulate(ctx: LayerContext, latency: bool = False, ordering: TemporalOrdering | None = None) -> TemporalFormulation:
     """Build the tile-chain formulation of ``ctx``; with ``latency`` also the boundary elements, latency
-    columns and structure of the uniform latency model (raises :class:`FormulationTooLarge`,
-    :class:`FormulationUnsupported`)."""
+    columns and structure of the uniform latency model; with a partial user ``ordering`` the blocks its
+    entries impose on the innermost loops (raises :class:`FormulationTooLarge`, :class:`FormulationUnsupported`)."""
     layer = ctx.layer
     if ctx.imc is not None and ctx.imc.precharge_per_pe:
         # the bitline precharge of cells holding several weights depends on the loop order inside the cells
@@ -542,6 +564,9 @@ def formulate(ctx: LayerContext, latency: bool = False) -> TemporalFormulation:
     groups = tuple(_scaled_groups(groups, elements))
 
     above: dict[int, int] = {}
+    blocks, block_reason = _blocks(ctx, sp, elements, ordering) if ordering else ((), "")
+    if block_reason:
+        reasons.append(block_reason)
     structure = None
     if latency:
         structure = _latency_structure(ctx, sp, classes, elements, operand_elements, prefix_element, above, link_consts, full_cols, keep)
@@ -561,7 +586,44 @@ def formulate(ctx: LayerContext, latency: bool = False) -> TemporalFormulation:
         capacity=groups,
         latency=structure,
         infeasible="; ".join(reasons),
+        blocks=blocks,
+        ordering=ordering or TemporalOrdering(),
     )
+
+
+def _blocks(ctx: LayerContext, sp: _Space, elements: list[ChainElement], ordering: TemporalOrdering) -> tuple[tuple[OrderBlock, ...], str]:
+    """One chain element per ordering entry (the prefix up to the end of its block); a reason when a sized
+    entry cannot be made of the layer's temporal prime factors."""
+    every = tuple(True for _ in sp.coords)
+    out = []
+    need = [0] * len(sp.coords)
+    allowed: set[int] = set()
+    for dim, size in ordering.entries:
+        coords = tuple(i for i, (d, _) in enumerate(sp.coords) if d == dim)
+        allowed |= set(coords)
+        exps = None
+        if size is not None:
+            exps = [0] * len(sp.coords)
+            rest = size
+            for i in coords:
+                p = sp.coords[i][1]
+                while rest % p == 0:
+                    rest //= p
+                    exps[i] += 1
+            if rest != 1:
+                return (), f"the temporal_ordering entry [{dim}, {size}] is not a product of the layer's temporal {dim} factors"
+            exps = tuple(exps)
+            for i, e in enumerate(exps):
+                need[i] += e
+        if not coords:
+            return (), f"the temporal_ordering entry [{dim}, {'*' if size is None else size}] names a dim with no temporal loop"
+        out.append(OrderBlock(len(elements), coords, exps))
+        # the prefix up to this block holds factors of the blocks' dims only
+        rows = tuple(r for r, t in enumerate(sp.tiles) if all(v == 0 or i in allowed for i, v in enumerate(t)))
+        elements.append(ChainElement(BLOCK, -1, -1, rows, {}, every))
+    if any(n > m for n, m in zip(need, sp.max_exp)):
+        return (), f"the temporal_ordering {ordering} asks for more factors than the layer's temporal loops have"
+    return tuple(out), ""
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -119,6 +119,34 @@ class TemporalOrdering:
         return self._accepts_states(states)
 
 
+def block_ends(ordering: TemporalOrdering, order: tuple[Loop, ...]) -> list[int] | None:
+    """Positions (number of loops of ``order`` below) where the blocks of the block rule end, one per entry, or
+    ``None`` when ``order`` breaks the rule; with several splits (consecutive '*' entries of one dim), the one
+    that gives the earlier blocks the fewest loops."""
+    entries = ordering.entries
+
+    def rec(k: int, pos: int) -> list[int] | None:
+        if k == len(entries):
+            return []
+        dim, size = entries[k]
+        prod = 1
+        end = pos
+        while end < len(order) and order[end][0] == dim:
+            prod *= order[end][1]
+            end += 1
+            if size is not None and size % prod:
+                return None
+            if size is None or prod == size:
+                rest = rec(k + 1, end)
+                if rest is not None:
+                    return [end, *rest]
+                if size is not None:
+                    return None
+        return None
+
+    return rec(0, 0)
+
+
 def ordering_for_layer(raw: Iterable[tuple[str, int | str]], layer: Layer) -> TemporalOrdering:
     """A mapping entry's ``temporal_ordering`` (``'*'`` = any size) as it applies to ``layer``: dim names
     upper-cased, entries whose dim the layer does not have dropped (ZigZag 3.9.1 does both)."""

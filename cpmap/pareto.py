@@ -25,7 +25,8 @@ from .engines.certificate import formulation_or_result
 from .engines.cpsat import Deadline, pareto_walk
 from .mapping import Mapping
 from .result import mapping_to_json
-from .solve import SolveOptions, layer_groups, run_tasks
+from .ordering import ordering_for_layer
+from .solve import SolveOptions, fixed_order_result, layer_groups, run_tasks
 from .status import Status
 
 SCHEMA = "cpmap.pareto/1"
@@ -63,18 +64,24 @@ def layer_front(task: tuple) -> LayerFront:
     """The front of one layer over its spatial candidates (a task of :func:`cpmap.solve.layer_groups`)."""
     problem, layer, candidates, options = task
     t0 = time.perf_counter()
-    links = dict(problem.constraints(layer).operand_links)
+    constraints = problem.constraints(layer)
+    links = dict(constraints.operand_links)
+    ordering = ordering_for_layer(constraints.temporal_ordering, layer)
     points: list[FrontPoint] = []
     complete = True
     messages, notes = [], []
     for sm in candidates:
         ctx = prepare(layer, problem.accelerator, sm, links)
-        form = formulation_or_result(ctx, EngineOptions(objective="energy"), latency=True)
+        fixed = ordering.complete_order(ctx.temporal_sizes)
+        if fixed is not None:  # a complete user ordering: its one mapping is the candidate's front
+            form = fixed_order_result(ctx, fixed, "energy")
+        else:
+            form = formulation_or_result(ctx, EngineOptions(objective="energy", ordering=ordering.entries), latency=True)
         if not hasattr(form, "latency"):  # an EngineResult: nothing to walk (one mapping, refused or infeasible)
             r = form
             if r.cost is not None:
                 points.append(FrontPoint(r.cost.energy, r.cost.latency, Mapping(sm, r.temporal, links), r.cost))
-            if r.status not in (Status.OPTIMAL, Status.INFEASIBLE):
+            if r.status not in (Status.OPTIMAL, Status.INFEASIBLE, Status.FIXED):
                 complete = False
                 messages.append(f"spatial mapping {sm.as_dict()}: {r.status}: {r.message}")
             notes.append(f"spatial {sm.as_dict()}: {r.status}")

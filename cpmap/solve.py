@@ -153,13 +153,13 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
             if exact and best is not None:
                 eopts = replace(eopts, cutoff=best.objective_value)
             if options.engine == "cpsat" and (options.loma_hint if options.loma_hint is not None else options.objective != "energy"):
-                eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
+                eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit, ordering=ordering).temporal)
             try:
                 r = engine(ctx, eopts)
             except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
                 r = EngineResult(Status.SKIPPED, message=str(exc))
             if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
-                r = _loma_fallback(ctx, options, r)
+                r = _loma_fallback(ctx, options, r, ordering)
         statuses.append(r.status)
         proven = proven and settles_candidate(r.status)
         notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
@@ -210,10 +210,11 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
     )
 
 
-def _loma_fallback(ctx, options: SolveOptions, r: EngineResult) -> EngineResult:
+def _loma_fallback(ctx, options: SolveOptions, r: EngineResult, ordering) -> EngineResult:
     """The exact engine left this candidate without a mapping (refused, or stopped before any solution):
-    LOMA's mapping stands in, with the engine's proven bound or the candidate's floor; never a proof."""
-    found = loma_temporal(ctx, options.objective, options.lpf_limit)
+    LOMA's mapping stands in (under the user's ordering), with the engine's proven bound or the candidate's
+    floor; never a proof."""
+    found = loma_temporal(ctx, options.objective, options.lpf_limit, ordering=ordering)
     if found.cost is None:
         return r
     value = objective_value(options.objective, found.cost)

@@ -26,6 +26,7 @@ from cpmap.api import load_problem
 from cpmap.cli import app
 from cpmap.cost.model import prepare
 from cpmap.engines.base import EngineOptions, objective_value
+from cpmap.engines.cpsat import cpsat
 from cpmap.engines.exhaustive import exhaustive, exhaustive_temporal, search_space
 from cpmap.engines.loma import OrderingError, loma, loop_prime_factors, multiset_permutations
 from cpmap.factors import prime_factors
@@ -132,18 +133,21 @@ def test_complete_ordering_is_costed_by_every_engine():
         assert r.bound is None and r.gap is None
 
 
-def test_exact_engines_refuse_a_partial_ordering(tmp_path: Path):
-    problem, _ = _problem("gemm_l1")
+def test_exact_engines_prove_the_optimum_under_a_partial_ordering():
+    """gemm_l1 with ZigZag's partial ordering [[D1, *], [D2, *], [D0, *]]: cpsat and milp prove the optimum within
+    the ordering's space; it is never above ZigZag's LOMA under the same ordering (the fixture's values), and the
+    proven mapping's innermost loops form the ordering's blocks."""
+    problem, lpf = _problem("gemm_l1")
+    zz = solve_problem(problem, SolveOptions(engine="loma", objective="energy", lpf_limit=lpf)).layers[0]
     for engine in ("cpsat", "milp"):
         (r,) = solve_problem(problem, SolveOptions(engine=engine)).layers
-        assert r.status == "skipped" and r.cost is None
-        assert "temporal_ordering [[D1, *], [D2, *], [D0, *]]" in r.message and engine in r.message
-    res = CliRunner().invoke(
-        app,
-        ["solve", str(WORKLOADS / "gemm_layer.yaml"), "-a", str(ROOT / "models/accelerators/gemm_l1.yaml"),
-         "-m", str(ROOT / "models/mappings/gemm_l1.yaml"), "-q"],
-    )
-    assert res.exit_code == 1 and "skipped" in res.output and "use --engine loma or exhaustive" in res.output
+        assert r.status == "optimal", (engine, r.message)
+        assert r.cost.energy <= zz.cost.energy * (1 + 1e-12)
+        loops = r.mapping.temporal.loops
+        assert TemporalOrdering((("D1", None), ("D2", None), ("D0", None))).accepts([(d, p) for d, s in loops for p in (prime_factors(s) or [1])])
+    (lat,) = solve_problem(problem, SolveOptions(engine="cpsat", objective="latency")).layers
+    zz_lat = solve_problem(problem, SolveOptions(engine="loma", objective="latency", lpf_limit=lpf)).layers[0]
+    assert lat.status == "optimal" and lat.cost.latency <= zz_lat.cost.latency
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -368,6 +372,13 @@ def test_exhaustive_under_an_ordering_never_worse_than_loma(k, c, ox, fx, orderi
     assert count_constrained_orders(factors, ordering) == len(filtered) == search_space(ctx, ordering).orders
     opts = EngineOptions(objective=objective, ordering=ordering.entries)
     ex, lo = exhaustive(ctx, opts), loma(ctx, opts)
+    # the exact engine proves the same optimum within the ordering's space, with a mapping in that space
+    exact = cpsat(ctx, opts)
+    if ex.status == "optimal":
+        assert exact.status == "optimal" and abs(exact.objective_value - ex.objective_value) <= 1e-9 * ex.objective_value
+        assert ordering.accepts(exact.temporal.loops)
+    else:
+        assert exact.status == ex.status == "infeasible"
     if lo.cost is not None:
         assert ordering.positions_ok(lo.temporal.loops)
         expanded = [(d, p) for d, s in lo.temporal.loops for p in (prime_factors(s) or [1])]

@@ -29,8 +29,8 @@ class EngineInfo:
 ENGINES: dict[str, EngineInfo] = {
     e.name: e
     for e in (
-        EngineInfo("cpsat", "cpsat", True, ("energy", "latency", "edp"), "exact (OR-Tools CP-SAT): energy, latency and EDP proven", True),
-        EngineInfo("milp", "milp", True, ("energy",), "exact (Pyomo + HiGHS MILP): energy proven", True),
+        EngineInfo("cpsat", "cpsat", True, ("energy", "latency", "edp"), "exact (OR-Tools CP-SAT): energy, latency and EDP proven", True, True),
+        EngineInfo("milp", "milp", True, ("energy",), "exact (Pyomo + HiGHS MILP): energy proven", True, True),
         EngineInfo("exhaustive", "exhaustive", True, ("energy", "latency", "edp"), "enumeration of every temporal mapping (small layers)", orderings=True),
         EngineInfo("loma", "loma", False, ("energy", "latency", "edp"), "ZigZag's heuristic LOMA (no bound)", orderings=True),
     )

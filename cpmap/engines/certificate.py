@@ -19,6 +19,7 @@ from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..errors import EngineRefusal
 from ..formulation import TemporalFormulation, formulate
 from ..mapping import TemporalMapping
+from ..ordering import TemporalOrdering
 from ..status import Status
 from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order
 
@@ -42,7 +43,7 @@ def formulation_or_result(ctx: LayerContext, options: EngineOptions, latency: bo
     if not ctx.temporal_sizes:
         return empty_order(ctx, options)
     try:
-        form = formulate(ctx, latency=latency)
+        form = formulate(ctx, latency=latency, ordering=TemporalOrdering(options.ordering))
     except EngineRefusal as exc:
         # refusing to build is never a proof: the candidate stays open
         return EngineResult(Status.SKIPPED, message=str(exc))

@@ -38,7 +38,7 @@ from ..mapping import TemporalMapping
 from ..status import Status
 from .base import EngineOptions, EngineResult, ExactnessError, objective_value
 from .certificate import Point, agrees, check_solution, energy_limit, formulation_or_result, latency_limit, no_solution, scaled_value
-from .cpsat_model import ChainModel
+from .cpsat_model import ChainModel, ModelTooLarge
 
 #: verify-and-cut rounds per phase before a relaxed model gives up proving (status feasible)
 MAX_CUTS = 200
@@ -120,6 +120,8 @@ def _minimise(
         if left is not None:
             solver.parameters.max_time_in_seconds = left
         status = solver.solve(m)
+        if status == cp_model.MODEL_INVALID:  # a term beyond 64-bit integers: refused, never a proof
+            raise ModelTooLarge(f"layer {form.ctx.layer.name}: the CP-SAT model is invalid ({m.validate()})")
         stats["branches"] += solver.num_branches
         stats["solver_status"] = solver.status_name(status)
         if status == cp_model.INFEASIBLE:
@@ -180,7 +182,8 @@ def _valid(form: TemporalFormulation, tm: TemporalMapping) -> bool:
         check_temporal(form.ctx, tm)
     except ValueError:
         return False
-    return not capacity_violations(form.ctx, tm)
+    # a mapping the model can state (its loops are this layer's primes and it meets a partial user ordering)
+    return not capacity_violations(form.ctx, tm) and form.encode(tm) is not None
 
 
 def pareto_walk(form: TemporalFormulation, deadline: Deadline, stop=None):

@@ -21,7 +21,7 @@ import math
 from ortools.sat.python import cp_model
 
 from ..errors import EngineRefusal
-from ..formulation import CUT, IRRELEVANT, MAX_UNION_LINKS, PARTIAL, PREFIX, RELEVANT, LatencyStructure, RunRef, TemporalFormulation
+from ..formulation import BLOCK, CUT, IRRELEVANT, MAX_UNION_LINKS, PARTIAL, PREFIX, RELEVANT, LatencyStructure, RunRef, TemporalFormulation
 from ..mapping import TemporalMapping
 
 #: CP-SAT works on 64-bit integers: refuse models whose quantities could come near that
@@ -48,14 +48,18 @@ class ChainModel:
         self._n_vars = 0
         n_c = len(form.coords)
         #: the elements in the model: energy alone needs only the cuts and prefixes
-        self.active = [e for e, el in enumerate(form.elements) if latency or el.kind in (CUT, PREFIX)]
+        self.active = [e for e, el in enumerate(form.elements) if latency or el.kind in (CUT, PREFIX, BLOCK)]
         self.x: list[list | None] = [None] * len(form.elements)
         for ei in self.active:
             el = form.elements[ei]
             self.x[ei] = [self.m.new_int_var(0, form.max_exp[i] if (not el.free or el.free[i]) else 0, f"e{ei}_{i}") for i in range(n_c)]
         self._chain()
+        self._blocks()
         self._capacity()
         self.energy = sum(self.col(e, "energy") for e, el in enumerate(form.elements) if "energy" in el.columns) + form.constant_energy
+        most = form.constant_energy + sum(max(el.columns["energy"]) for el in form.elements if "energy" in el.columns)
+        if most >= INT_LIMIT:
+            raise ModelTooLarge(f"layer {form.ctx.layer.name}: energies up to {most / form.cost_scale:.3g} pJ at the exact cost scale exceed CP-SAT's 64-bit integers")
         self.latency = self._latency() if latency else None
         self._post_tables()
         # branch on the tiles bottom-up, largest first: the small inner memories decide most of the cost and
@@ -115,6 +119,20 @@ class ChainModel:
                 self._le(self.x[a], self.x[b], lit)
                 self._le(self.x[b], self.x[a], lit.Not())
 
+    def _blocks(self) -> None:
+        """A partial user ordering: the innermost loops form the entries' blocks, each of its own dim, non-empty,
+        of the entry's size when it has one."""
+        prev = [0] * len(self.form.coords)
+        for b in self.form.blocks:
+            cur = self.x[b.element]
+            for i in range(len(cur)):
+                if i not in b.coords:
+                    self.m.add(cur[i] == prev[i])
+                elif b.exponents is not None:
+                    self.m.add(cur[i] - prev[i] == b.exponents[i])
+            self.m.add(sum(cur[i] - prev[i] for i in b.coords) >= 1)
+            prev = cur
+
     # ---- capacity --------------------------------------------------------------------------------------
 
     def _capacity(self) -> None:
@@ -141,6 +159,11 @@ class ChainModel:
                 m.add(bits == part).only_enforce_if(flag)
                 m.add(bits == fin).only_enforce_if(flag.Not())
                 terms.append(bits)
+            most = const + sum(_hi(t) for t in terms)
+            if most <= g.size:
+                continue  # the memory holds the largest tiles of all its members: no constraint
+            if g.size >= INT_LIMIT or most >= INT_LIMIT:
+                raise ModelTooLarge(f"layer {form.ctx.layer.name}: capacity of {g.memory} ({g.size / g.scale:.3g} bits) beyond CP-SAT's 64-bit integers")
             m.add(sum(terms) + const <= g.size)
 
     # ---- latency ---------------------------------------------------------------------------------------

@@ -60,6 +60,22 @@ def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
             big = form.max_exp[c]
             m.chain.add(x(a, c) - x(b, c) <= big * (1 - m.le[p]))
             m.chain.add(x(b, c) - x(a, c) <= big * m.le[p])
+    # a partial user ordering: the innermost loops form the entries' blocks (same rule as the CP-SAT model)
+    prev: list = [0] * n_c
+    for b in form.blocks:
+        cur = [x(b.element, c) for c in range(n_c)]
+        for c in range(n_c):
+            diff = cur[c] - prev[c]
+            if isinstance(diff, int):
+                continue
+            if c not in b.coords:
+                m.chain.add(diff == 0)
+            elif b.exponents is not None:
+                m.chain.add(diff == b.exponents[c])
+        total = sum(cur[c] - prev[c] for c in b.coords)
+        if not isinstance(total, int):
+            m.chain.add(total >= 1)
+        prev = cur
     m.cap = pyo.ConstraintList()
     m.y = pyo.VarList(domain=pyo.Reals)
     for g in form.capacity:
