@@ -115,11 +115,14 @@ def _validate(json_out: bool, output_dir: Optional[Path], chips: Optional[Path])
     from .imc.validation import DEFAULT_CHIPS_FILE, format_table, load_chips, rows_to_json, svg_chart, validation_rows
     from .imc.validation import write_csv, write_png_chart
 
+    from .result import check_output_dir
+
+    out = Path(".") if output_dir is None else output_dir
     try:
+        check_output_dir(out, "--output-dir", ["imc_validation.svg", "imc_validation.csv", "imc_validation.png"])
         rows = validation_rows(load_chips(chips if chips is not None else DEFAULT_CHIPS_FILE))
     except CpmapError as exc:
         _fail(exc)
-    out = Path(".") if output_dir is None else output_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         svg = out / "imc_validation.svg"

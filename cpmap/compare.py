@@ -21,9 +21,20 @@ from .result import RunResult, run_to_json, write_json_atomic, write_text_atomic
 from .solve import SolveOptions, solve_problem
 
 
-def compare_problem(problem: Problem, engines: list[str], options: SolveOptions, layer_names: list[str] | None = None, progress=None) -> dict[str, RunResult]:
-    """Run each engine (in the given order) on the same problem and settings."""
-    return {e: solve_problem(problem, replace(options, engine=e), layer_names, progress) for e in engines}
+def compare_problem(
+    problem: Problem,
+    engines: list[str],
+    options: SolveOptions,
+    layer_names: list[str] | None = None,
+    progress=None,
+    child_processes: bool = False,
+) -> dict[str, RunResult]:
+    """Run each engine (in the given order) on the same problem and settings (``child_processes``: see
+    :func:`cpmap.solve.solve_problem`)."""
+    return {
+        e: solve_problem(problem, replace(options, engine=e), layer_names, progress, child_processes=child_processes)
+        for e in engines
+    }
 
 
 def reference_values(runs: dict[str, RunResult]) -> list[tuple[float | None, bool]]:

@@ -13,13 +13,13 @@ generator produced (ZigZag's candidates, spec 8.4) or the one the user fixed, wi
 
 from __future__ import annotations
 
+import math
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from .api import Problem, _select, for_layer, load_problem, locality_accelerators
+from .api import Problem, _select, for_layer, load_problem, locality_accelerators, with_accelerator_path
 from .cost.model import prepare
 from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
 from .engines.loma import better, loma_temporal
@@ -27,6 +27,7 @@ from .errors import CpmapError, InputError
 from .mapping import Mapping, SpatialMapping
 from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
+from .workers import run_in_processes
 from .workload import Layer
 
 ENGINES = ("cpsat", "milp", "loma", "exhaustive")
@@ -94,12 +95,14 @@ def check_options(options: SolveOptions) -> None:
         raise InputError(None, "--objective", f"unknown objective {options.objective!r} (choose from {', '.join(OBJECTIVES)})")
     if options.jobs < 1:
         raise InputError(None, "--jobs", "must be at least 1")
-    if options.time_limit is not None and options.time_limit <= 0:
-        raise InputError(None, "--time-limit", "must be positive")
+    if options.time_limit is not None and not (math.isfinite(options.time_limit) and options.time_limit > 0):
+        raise InputError(None, "--time-limit", f"must be a positive number of seconds, got {options.time_limit}")
     if options.lpf_limit < 1:
         raise InputError(None, "--lpf-limit", "must be at least 1")
     if options.nb_spatial_mappings < 1:
         raise InputError(None, "--spatial-mappings", "must be at least 1")
+    if options.max_space < 1:
+        raise InputError(None, "--max-space", "must be at least 1")
 
 
 def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) -> list[SpatialMapping]:
@@ -137,6 +140,8 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
             eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit).temporal)
         try:
             r = engine(ctx, eopts)
+        except InputError as exc:  # bad input only a layer's costing meets (a port it needs is missing)
+            raise with_accelerator_path(exc, problem) from None
         except CpmapError as exc:  # e.g. the exhaustive engine refusing a space too large
             return LayerResult(layer.name, dict(layer.loop_sizes), "skipped", message=str(exc), solve_seconds=time.perf_counter() - t0)
         proven = proven and r.status in ("optimal", "infeasible", "pruned")
@@ -186,10 +191,14 @@ def solve_problem(
     options: SolveOptions,
     layer_names: list[str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    child_processes: bool = False,
 ) -> RunResult:
     """Map every selected layer; identical layers are solved once and the result copied under each name.
 
-    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved.
+    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved. With
+    ``jobs > 1``, or ``child_processes`` (what the CLI asks for), the layers are solved in worker processes
+    and this process only waits, so a Ctrl-C stops the run at once (:mod:`cpmap.workers`); the results are
+    the same either way.
     """
     check_options(options)
     selected = _select(problem, layer_names)
@@ -207,25 +216,21 @@ def solve_problem(
         rep = members[0]
         lp = for_layer(problem, accs, rep)
         tasks.append((lp, rep, spatial_candidates(lp, rep, options), options))
-    solved: list[LayerResult] = [None] * len(tasks)  # type: ignore[list-item]
-    done = 0
-    if options.jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(options.jobs, len(tasks))) as pool:
-            futures = {pool.submit(_solve_task, t): i for i, t in enumerate(tasks)}
-            from concurrent.futures import as_completed
+    finished: list[int] = []
 
-            for fut in as_completed(futures):
-                i = futures[fut]
-                solved[i] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, len(tasks), tasks[i][1].name)
+    def on_done(i: int) -> None:
+        finished.append(i)
+        if progress:
+            progress(len(finished), len(tasks), tasks[i][1].name)
+
+    solved: list[LayerResult]
+    if child_processes or (options.jobs > 1 and len(tasks) > 1):
+        solved = run_in_processes(_solve_task, tasks, options.jobs, on_done)
     else:
+        solved = []
         for i, t in enumerate(tasks):
-            solved[i] = _solve_task(t)
-            done += 1
-            if progress:
-                progress(done, len(tasks), t[1].name)
+            solved.append(_solve_task(t))
+            on_done(i)
     by_name: dict[str, LayerResult] = {}
     for members, res in zip(groups.values(), solved):
         for j, layer in enumerate(members):
@@ -234,7 +239,14 @@ def solve_problem(
             else:
                 copy = replace(res, name=layer.name, solve_seconds=0.0, notes=[*res.notes, f"same shape as {members[0].name}: solved once"])
                 by_name[layer.name] = copy
-    return RunResult(problem.accelerator.name, problem.workload_name, options.objective, options.engine, [by_name[l.name] for l in selected])
+    return RunResult(
+        problem.accelerator.name,
+        problem.workload_name,
+        options.objective,
+        options.engine,
+        [by_name[l.name] for l in selected],
+        problem.skipped_nodes,
+    )
 
 
 def solve(
