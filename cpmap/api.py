@@ -21,8 +21,8 @@ from .io.workloads import load_workload
 from .locality import WorkloadGraph, layer_accelerators, workload_graph
 from .mapping import Mapping, MappingConstraints, SpatialMapping
 from .result import LayerResult, RunResult, mapping_from_json, read_result_json
-from .spatial_generation import generate_spatial_mappings
-from .workload import Layer
+from .spatial_generation import check_constraints, generate_spatial_mappings
+from .workload import CANONICAL_DIMS, Layer
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +114,9 @@ def fixed_spatial(problem: Problem, layer: Layer, constraints: MappingConstraint
     sm = constraints.spatial
     if sm is None:
         return None
+    # a mapping wrong for any layer is reported as such, not as "incomplete"
+    known = set(CANONICAL_DIMS) | set(layer.loop_sizes) | set(problem.workload_dims)
+    check_constraints(problem.accelerator, constraints, known, problem.mapping_file.path)
     defined = {ad for ad, _ in sm.unrollings}
     if not set(problem.accelerator.array.dimensions) <= defined:
         return None
@@ -171,7 +174,12 @@ def evaluate_problem(
         for i, e in enumerate(entries):
             if not isinstance(e, dict) or "mapping" not in e:
                 continue
-            by_name[e.get("name")] = (i, e)
+            name = e.get("name")
+            if name is not None and not isinstance(name, str):
+                raise InputError(mapping_json, f"layers[{i}].name", f"expected a layer name, got {name!r}")
+            if name in by_name:
+                raise InputError(mapping_json, f"layers[{i}].name", f"a second mapping for layer {name!r} (also layers[{by_name[name][0]}])")
+            by_name[name] = (i, e)
         keys = {
             layer.name: layer.name if layer.name in by_name else (None if None in by_name and len(selected) == 1 else layer.name)
             for layer in selected

@@ -61,12 +61,22 @@ def running(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def interrupt_run(args: list[str], cwd: Path, settle: float = 1.0, timeout: float = 120.0) -> InterruptOutcome:
+def interrupt_run(
+    args: list[str], cwd: Path, settle: float = 1.0, timeout: float = 120.0, process_group: bool = False
+) -> InterruptOutcome:
     """Start ``python -m cpmap.cli *args``, wait until it has worker processes and ``settle`` more seconds,
-    send SIGINT (as a terminal's Ctrl-C does to the process it runs) and wait for the end."""
+    send SIGINT and wait for the end. ``process_group``: send it to the process group cpmap was started in,
+    as a terminal's Ctrl-C does (cpmap then leads its own group, as a shell's foreground job does); else to
+    the cpmap process only."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cpmap.cli", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "cpmap.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=process_group,
     )
     try:
         deadline = time.monotonic() + timeout
@@ -78,7 +88,10 @@ def interrupt_run(args: list[str], cwd: Path, settle: float = 1.0, timeout: floa
         time.sleep(settle)
         workers = tuple(descendants(proc.pid))
         t0 = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
+        if process_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=timeout)
         stop = time.perf_counter() - t0
     finally:
