@@ -128,12 +128,21 @@ def mapping_from_json(
             raise InputError(path, f"{w}.size", f"must be a positive integer, got {size!r}")
         if not isinstance(lv, dict):
             raise InputError(path, f"{w}.level", "expected {operand: level index}")
+        memory = item.get("memory", {})
+        if not isinstance(memory, dict):
+            raise InputError(path, f"{w}.memory", "expected {operand: memory name}")
         loops.append((dim, size))
         for op in operands:
             v = lv.get(op)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise InputError(path, f"{w}.level.{op}", f"missing or not a level index: {v!r}")
             levels[op].append(v)
+            # the memory names are redundant with the levels: when given, they must say the same
+            chain = accelerator.chain(links.get(op, ""))
+            if op in memory and v < len(chain) and memory[op] != chain[v].name:
+                raise InputError(
+                    path, f"{w}.memory.{op}", f"{memory[op]!r} is not level {v} of operand {op} (that is {chain[v].name})"
+                )
     cuts: dict[str, tuple[int, ...]] = {}
     for op in operands:
         n_levels = len(accelerator.chain(links.get(op, "")))
