@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_loma import ACCELERATORS, run_zigzag  # noqa: E402
+from bench_loma import ACCELERATORS, run_zigzag, zo  # noqa: E402
 
 from cpmap.api import load_problem  # noqa: E402
 from cpmap.solve import SolveOptions, solve_problem  # noqa: E402
@@ -74,7 +74,7 @@ def bench(acc: str, engine: str, use_fixtures: bool, objective: str = "energy") 
         t0 = time.perf_counter()
         theirs = run_zigzag(workload, hw, mp, "EDP" if objective == "edp" else objective)
         zz_wall = time.perf_counter() - t0
-    problem = load_problem(workload, hw, mp)
+    problem = load_problem(workload, zo.cpmap_readable(hw) if not use_fixtures else hw, mp)
     options = SolveOptions(engine=engine, objective=objective, nb_spatial_mappings=3, jobs=1)
     t0 = time.perf_counter()
     run = solve_problem(problem, options)

@@ -114,11 +114,14 @@ def format_macro_report(doc: dict[str, Any]) -> str:
 def _validate(json_out: bool, output_dir: Optional[Path], chips: Optional[Path]) -> None:
     from .imc.validation import DEFAULT_CHIPS_FILE, format_table, load_chips, rows_to_json, validation_rows, write_charts, write_csv
 
+    from .result import check_output_dir
+
+    out = Path(".") if output_dir is None else output_dir
     try:
+        check_output_dir(out, "--output-dir", ["imc_validation.svg", "imc_validation.csv", "imc_validation.png"])
         rows = validation_rows(load_chips(chips if chips is not None else DEFAULT_CHIPS_FILE))
     except CpmapError as exc:
         _fail(exc)
-    out = Path(".") if output_dir is None else output_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         charts = write_charts(rows, out)

@@ -22,9 +22,20 @@ from .solve import SolveOptions, solve_problem
 from .status import Status
 
 
-def compare_problem(problem: Problem, engines: list[str], options: SolveOptions, layer_names: list[str] | None = None, progress=None) -> dict[str, RunResult]:
-    """Run each engine (in the given order) on the same problem and settings."""
-    return {e: solve_problem(problem, replace(options, engine=e), layer_names, progress) for e in engines}
+def compare_problem(
+    problem: Problem,
+    engines: list[str],
+    options: SolveOptions,
+    layer_names: list[str] | None = None,
+    progress=None,
+    child_processes: bool = False,
+) -> dict[str, RunResult]:
+    """Run each engine (in the given order) on the same problem and settings (``child_processes``: see
+    :func:`cpmap.solve.solve_problem`)."""
+    return {
+        e: solve_problem(problem, replace(options, engine=e), layer_names, progress, child_processes=child_processes)
+        for e in engines
+    }
 
 
 def reference_values(runs: dict[str, RunResult]) -> list[tuple[float | None, bool]]:

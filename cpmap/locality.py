@@ -178,6 +178,11 @@ def plan_locality(
 
     ``links_of(layer)`` gives the layer-operand -> memory-operand links. Walks the layers in ZigZag's topological
     order; a layer's activation level is its (first) producer's output level.
+
+    ZigZag assumes one input layer (the first) and one output layer (the last) and crashes on any other layer
+    without producer or consumer (e.g. the key and query projections of an attention block, or independent
+    convolutions). Such a layer is treated here as the first layer (its activation may stay at the level its
+    data fits, like the network input) or the last one (its output fits next to its own activation).
     """
     by_id = {layer.layer_id: layer for layer in layers}
     order = [n for n in graph.topological_order() if n in by_id]
@@ -218,20 +223,21 @@ def plan_locality(
         is_first, is_final = pos == 0, pos == len(order) - 1
         act, w, out = roles(layer)
         succ = graph.successors[n]
+        takes_network_input = is_first or not graph.predecessors[n]
         branch_start = len(succ) > 1
         branch_end = len(succ) == 1 and len(graph.predecessors[succ[0]]) > 1
-        if not is_first:
+        if not takes_network_input:
             prev = by_id[graph.predecessors[n][0]]
             lower(n, act, levels[prev.layer_id][roles(prev)[2]])
         if branch_start or branch_end:
-            if is_first:
+            if takes_network_input:
                 lower(n, act, top_act)
             lower(n, out, top_out)
             continue
         for i in reversed(range(len(mems))):
             mem = mems[i]
             served = list(mem.operands)
-            if not is_final:
+            if not is_final and succ:
                 nxt = by_id[succ[0]]
                 serves_next_act = links_of(nxt)[activation_operand(nxt)] in served
             else:
@@ -248,7 +254,7 @@ def plan_locality(
             if need > mem.size * _instances(accelerator, mem):
                 continue
             if io_both:
-                if is_first:
+                if takes_network_input:
                     lower(n, act, i)
                 lower(n, out, i)
             if i < weight_level and serves_w and len(mem.served_dimensions) == len(accelerator.array.dimensions):

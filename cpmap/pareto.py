@@ -122,11 +122,15 @@ def network_front(fronts: list[list[FrontPoint]], limit: int = 100_000) -> list[
 
 
 def pareto_problem(
-    problem: Problem, options: SolveOptions, layer_names: list[str] | None = None, progress: Callable[[int, int, str], None] | None = None
+    problem: Problem,
+    options: SolveOptions,
+    layer_names: list[str] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    child_processes: bool = False,
 ) -> tuple[list[LayerFront], list[FrontPoint]]:
     """Every selected layer's front (identical layers solved once) and the network's front."""
     selected, groups, tasks = layer_groups(problem, options, layer_names)
-    solved: list[LayerFront] = run_tasks(tasks, layer_front, options.jobs, progress)
+    solved: list[LayerFront] = run_tasks(tasks, layer_front, options.jobs, progress, child_processes)
     by_name: dict[str, LayerFront] = {}
     for members, res in zip(groups, solved):
         for j, layer in enumerate(members):

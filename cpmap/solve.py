@@ -13,13 +13,13 @@ generator produced (ZigZag's candidates, spec 8.4) or the one the user fixed, wi
 
 from __future__ import annotations
 
+import math
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from .api import Problem, _select, for_layer, load_problem, locality_accelerators
+from .api import Problem, _select, for_layer, load_problem, locality_accelerators, with_accelerator_path
 from .cost.model import LayerContext, evaluate_temporal, prepare
 from .engines import engine_info, get_engine
 from .engines.allocator import AllocationError, allocate
@@ -31,6 +31,7 @@ from .ordering import ordering_for_layer
 from .result import LayerResult, RunResult
 from .spatial_generation import generate_spatial_mappings
 from .status import UNMAPPED, Status, settles_candidate
+from .workers import run_in_processes
 from .workload import Layer
 
 @dataclass(frozen=True)
@@ -70,12 +71,14 @@ def check_options(options: SolveOptions) -> None:
         raise InputError(None, "--objective", f"the {info.name} engine does not encode {options.objective} ({', '.join(info.objectives)} only); use --engine cpsat")
     if options.jobs < 1:
         raise InputError(None, "--jobs", "must be at least 1")
-    if options.time_limit is not None and options.time_limit <= 0:
-        raise InputError(None, "--time-limit", "must be positive")
+    if options.time_limit is not None and not (math.isfinite(options.time_limit) and options.time_limit > 0):
+        raise InputError(None, "--time-limit", f"must be a positive number of seconds, got {options.time_limit}")
     if options.lpf_limit < 1:
         raise InputError(None, "--lpf-limit", "must be at least 1")
     if options.nb_spatial_mappings < 1:
         raise InputError(None, "--spatial-mappings", "must be at least 1")
+    if options.max_space < 1:
+        raise InputError(None, "--max-space", "must be at least 1")
 
 
 def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) -> list[SpatialMapping]:
@@ -156,6 +159,8 @@ def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping]
                 eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit, ordering=ordering).temporal)
             try:
                 r = engine(ctx, eopts)
+            except InputError as exc:  # bad input only a layer's costing meets (a port it needs is missing)
+                raise with_accelerator_path(exc, problem) from None
             except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
                 r = EngineResult(Status.SKIPPED, message=str(exc))
             if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
@@ -259,25 +264,23 @@ def layer_groups(problem: Problem, options: SolveOptions, layer_names: list[str]
     return selected, list(groups.values()), tasks
 
 
-def run_tasks(tasks: list[tuple], fn: Callable, jobs: int, progress: Callable[[int, int, str], None] | None = None) -> list:
-    """``fn(task)`` for every task, in ``jobs`` processes when ``jobs > 1``; results in task order."""
-    results: list = [None] * len(tasks)
-    done = 0
-    if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-            futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
-            for fut in as_completed(futures):
-                i = futures[fut]
-                results[i] = fut.result()
-                done += 1
-                if progress:
-                    progress(done, len(tasks), tasks[i][1].name)
-    else:
-        for i, t in enumerate(tasks):
-            results[i] = fn(t)
-            done += 1
-            if progress:
-                progress(done, len(tasks), t[1].name)
+def run_tasks(tasks: list[tuple], fn: Callable, jobs: int, progress: Callable[[int, int, str], None] | None = None, child_processes: bool = False) -> list:
+    """``fn(task)`` for every task, results in task order. With ``jobs > 1``, or ``child_processes`` (what the
+    CLI asks for), the tasks run in worker processes and this process only waits, so a Ctrl-C stops the run at
+    once (:mod:`cpmap.workers`); the results are the same either way."""
+    finished: list[int] = []
+
+    def on_done(i: int) -> None:
+        finished.append(i)
+        if progress:
+            progress(len(finished), len(tasks), tasks[i][1].name)
+
+    if child_processes or (jobs > 1 and len(tasks) > 1):
+        return run_in_processes(fn, tasks, jobs, on_done)
+    results = []
+    for i, t in enumerate(tasks):
+        results.append(fn(t))
+        on_done(i)
     return results
 
 
@@ -286,13 +289,17 @@ def solve_problem(
     options: SolveOptions,
     layer_names: list[str] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    child_processes: bool = False,
 ) -> RunResult:
     """Map every selected layer; identical layers are solved once and the result copied under each name.
 
-    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved.
+    Bad mapping constraints of any layer raise :class:`InputError` before any layer is solved. With
+    ``jobs > 1``, or ``child_processes`` (what the CLI asks for), the layers are solved in worker processes
+    and this process only waits, so a Ctrl-C stops the run at once (:mod:`cpmap.workers`); the results are
+    the same either way.
     """
     selected, groups, tasks = layer_groups(problem, options, layer_names)
-    solved: list[LayerResult] = run_tasks(tasks, _solve_task, options.jobs, progress)
+    solved: list[LayerResult] = run_tasks(tasks, _solve_task, options.jobs, progress, child_processes)
     by_name: dict[str, LayerResult] = {}
     for members, res in zip(groups, solved):
         for j, layer in enumerate(members):
@@ -301,7 +308,14 @@ def solve_problem(
             else:
                 copy = replace(res, name=layer.name, solve_seconds=0.0, notes=[*res.notes, f"same shape as {members[0].name}: solved once"])
                 by_name[layer.name] = copy
-    return RunResult(problem.accelerator.name, problem.workload_name, options.objective, options.engine, [by_name[l.name] for l in selected])
+    return RunResult(
+        problem.accelerator.name,
+        problem.workload_name,
+        options.objective,
+        options.engine,
+        [by_name[l.name] for l in selected],
+        problem.skipped_nodes,
+    )
 
 
 def solve(

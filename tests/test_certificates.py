@@ -35,11 +35,11 @@ def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.Mon
     calls = {"n": 0}
     real = certificate.formulate
 
-    def second_too_large(ctx, latency=False):
+    def second_too_large(ctx, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise FormulationTooLarge("forced: tables too large")
-        return real(ctx, latency=latency)
+        return real(ctx, **kwargs)
 
     monkeypatch.setattr(certificate, "formulate", second_too_large)
     forced = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
@@ -58,7 +58,7 @@ def test_every_candidate_refused_falls_back_to_loma_with_the_floor(monkeypatch: 
     """No candidate searched: LOMA's mapping, status feasible, and the bound is each candidate's floor
     (MAC energy), never "infeasible" and never "optimal"."""
 
-    def always(ctx, latency=False):
+    def always(ctx, **kwargs):
         raise FormulationTooLarge("forced: tables too large")
 
     monkeypatch.setattr(certificate, "formulate", always)

@@ -47,7 +47,7 @@ def _problem(acc: int):
     key = ("problem", acc)
     if key not in _cache:
         name, hw, mp = ACCELERATORS[acc]
-        problem = load_problem(ZZ / "workload" / "resnet18.onnx", ZZ / "hardware" / hw, ZZ / "mapping" / mp)
+        problem = load_problem(ZZ / "workload" / "resnet18.onnx", zo.cpmap_readable(ZZ / "hardware" / hw), ZZ / "mapping" / mp)
         zz_layers = zo.zigzag_layers_from_onnx(str(ZZ / "workload" / "resnet18.onnx"), str(ZZ / "mapping" / mp))
         chosen = {}
         for f in sorted(FIXTURES.glob(f"{name}__resnet18__*.json")):

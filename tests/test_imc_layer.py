@@ -266,7 +266,7 @@ def test_locality_plan_matches_zigzag(network: str):
         zacc = zo.load_accelerator(str(hw_path))
         search = SearchInterLayerDataLocalityStage([None], accelerator=zacc, workload=ONNXModelParser(str(wl_path), str(mp_path)).run())
         search.update_top_mem_level()
-        problem = load_problem(wl_path, hw_path, mp_path)
+        problem = load_problem(wl_path, zo.cpmap_readable(hw_path), mp_path)
         links = lambda l: dict(problem.constraints(l).operand_links)  # noqa: E731
         plan = plan_locality(problem.layers, workload_graph(wl_path, problem.layers), problem.accelerator, links)
         assert plan.weight_level == search.mem_update_weight, hw
@@ -524,7 +524,7 @@ _MIXED_DIGITAL = {
 @pytest.mark.parametrize("hw", list(_MIXED_DIGITAL))
 def test_loma_with_mixed_spatial_applies_locality_like_zigzag(hw: str):
     mp, energy, latency = _MIXED_DIGITAL[hw]
-    problem = load_problem(RESNET, ZZ / "hardware" / f"{hw}.yaml", ZZ / "mapping" / f"{mp}.yaml")
+    problem = load_problem(RESNET, zo.cpmap_readable(ZZ / "hardware" / f"{hw}.yaml"), ZZ / "mapping" / f"{mp}.yaml")
     run = solve_problem(problem, SolveOptions(engine="loma", objective="latency", mixed_spatial=True))
     assert _rel(run.total_energy, energy) <= 1e-9 and run.total_latency == latency
     off = solve_problem(problem, SolveOptions(engine="loma", objective="latency", mixed_spatial=True, data_locality=False), ["/fc/Gemm"])

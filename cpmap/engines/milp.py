@@ -113,7 +113,7 @@ def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
             continue
         m.cap.add(total <= g.size)
     m.obj = pyo.Objective(
-        expr=sum(form.elements[e].columns["energy"][r] * m.z[e, r] for e, r in m.Z) + form.constant_energy,
+        expr=sum(form.elements[e].columns["energy"][r] * m.z[e, r] for e, r in m.Z if "energy" in form.elements[e].columns) + form.constant_energy,
         sense=pyo.minimize,
     )
     return m, rows

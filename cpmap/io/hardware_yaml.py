@@ -68,8 +68,8 @@ def _operational_array(d: dict[str, Any], path: str | Path) -> OperationalArray:
                 raise InputError(path, f"{w}.{k}", "only allowed for IMC arrays (is_imc: true)")
         if d.get("adc_resolution") not in (None, 0):
             raise InputError(path, f"{w}.adc_resolution", "only allowed for IMC arrays (is_imc: true)")
-    unit_energy = field(d, "unit_energy", float, path, w, default=None if is_imc else _required(path, w, "unit_energy", d))
-    unit_area = field(d, "unit_area", float, path, w, default=0.0)
+    unit_energy = field(d, "unit_energy", float, path, w, default=None if is_imc else _required(path, w, "unit_energy", d), minimum=0)
+    unit_area = field(d, "unit_area", float, path, w, default=0.0, minimum=0)
     return OperationalArray(
         unit_energy=unit_energy if unit_energy is not None else 0.0,
         unit_area=unit_area,
@@ -143,10 +143,11 @@ def _memory(name: str, d: Any, index: int, array: OperationalArray, path: str | 
     auto = field(d, "auto_cost_extraction", bool, path, w, default=False)
     if auto:
         raise InputError(path, f"{w}.auto_cost_extraction", "CACTI cost extraction is not supported; give r_cost, w_cost and area")
-    r_cost = field(d, "r_cost", float, path, w)
-    w_cost = field(d, "w_cost", float, path, w)
-    area = field(d, "area", float, path, w)
-    latency = field(d, "latency", int, path, w)
+    # a negative cost would make the solvers prefer more accesses: no meaning, and no longer a minimum
+    r_cost = field(d, "r_cost", float, path, w, minimum=0)
+    w_cost = field(d, "w_cost", float, path, w, minimum=0)
+    area = field(d, "area", float, path, w, minimum=0)
+    latency = field(d, "latency", int, path, w, minimum=0)
     operands = field(d, "operands", list, path, w)
     if not operands:
         raise InputError(path, f"{w}.operands", "a memory must store at least one operand")
