@@ -42,7 +42,8 @@ def sweep(
         if "bar" not in bar:
             bar["bar"] = typer.progressbar(length=todo, label="points", file=sys.stderr)
             bar["bar"].__enter__()
-        bar["bar"].update(1)
+        if n:
+            bar["bar"].update(1)
         if n == todo:
             bar["bar"].__exit__(None, None, None)
 
@@ -55,6 +56,9 @@ def sweep(
     except CpmapError as exc:
         typer.echo(f"cpmap: error: {exc}", err=True)
         raise typer.Exit(code=2)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: the finished points are in {output_dir / 'results'}; rerun the same command to resume", err=True)
+        raise typer.Exit(code=130)
     for point, message in run.errors.items():
         typer.echo(f"point {point}: error: {message}", err=True)
     typer.echo(

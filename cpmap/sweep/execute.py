@@ -100,7 +100,9 @@ def dask_client(jobs: int, scheduler: str | None) -> Iterator[Any]:
             n_workers=jobs,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            host="127.0.0.1",
+            # no dashboard; the scheduler's HTTP endpoint on a free port (not 8787, which another cluster may hold)
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
         )
     try:
@@ -133,7 +135,8 @@ def run_sweep(
 ) -> SweepRun:
     """Solve every task of ``plan`` not yet in ``output_dir/results``; write each result as it arrives.
 
-    ``on_start(already_done, total)`` is called before any work; ``progress(done, todo)`` after each task.
+    ``on_start(already_done, total)`` is called before any work; ``progress(done, todo)`` once the tasks are
+    submitted (``done`` = 0) and after each task.
     """
     finished = {t.point for t in plan.tasks if read_finished(result_path(output_dir, t.point)) is not None}
     todo = [t for t in plan.tasks if t.point not in finished]
@@ -156,6 +159,8 @@ def run_sweep(
 
         write_hardware()
         futures = [client.submit(run_task, t, key=f"cpmap-sweep-{t.point}", pure=False) for t in todo]
+        if progress:
+            progress(0, len(todo))
         for n, fut in enumerate(as_completed(futures), start=1):
             outcome: TaskOutcome = fut.result()
             if outcome.result is not None:

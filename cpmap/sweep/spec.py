@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +160,12 @@ class SweepPlan:
     #: grid points that materialised to a hardware variant already in the sweep (e.g. the same library macro)
     duplicates: int = 0
 
+    @cached_property
+    def _by_id(self) -> dict[str, HardwarePoint]:
+        return {h.hardware_id: h for h in self.hardware}
+
     def hardware_of(self, task: SweepTask) -> HardwarePoint:
-        return next(h for h in self.hardware if h.hardware_id == task.hardware_id)
+        return self._by_id[task.hardware_id]
 
 
 # ----------------------------------------------------------------------------------------------------------
