@@ -154,9 +154,8 @@ def main() -> None:
         print(f"dask scheduler + 2 workers:   {walls['scheduler']:7.1f} s  {n / walls['scheduler'] * 60:7.1f} points/min  (cluster up and warm; its start took {t_start:.1f} s)")
         remote_noop = noop_overhead_ms(address)
     finally:
-        for p in procs:
+        for p in reversed(procs):  # workers first, then the scheduler
             p.terminate()
-        for p in procs:
             p.wait()
     local_noop = noop_overhead_ms(None)
     print(f"speed-up --jobs 2 / --jobs 1: {walls['--jobs 1'] / walls['--jobs 2']:.2f}x;  scheduler / --jobs 1: {walls['--jobs 1'] / walls['scheduler']:.2f}x")

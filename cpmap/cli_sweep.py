@@ -23,8 +23,9 @@ def sweep(
     one Dask task per (variant, workload, engine, objective); write points.csv, pareto.csv, the result JSON of every
     point and the plots.
 
-    Resumable: a point whose result is in OUTPUT_DIR/results is not solved again. Exit code 1 when some point has
-    a layer that could not be mapped or failed, 2 on bad input (nothing written).
+    Resumable: a point whose result is in OUTPUT_DIR/results is not solved again.
+
+    Exit codes: 1 when some point has a layer that could not be mapped or failed; 2 on bad input (nothing written).
     """
     from .sweep.execute import run_sweep, write_outputs
     from .sweep.spec import load_spec, plan_sweep

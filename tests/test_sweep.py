@@ -406,3 +406,18 @@ def test_unreachable_scheduler_is_exit_2(tmp_path: Path):
     assert res.output.startswith("cpmap: error: --scheduler: cannot connect to tcp://127.0.0.1:1")
     assert not (tmp_path / "out").exists()
 
+
+
+def test_imc_parameters_sweep_and_change_the_macro_area(tmp_path: Path):
+    spec = write_spec(
+        tmp_path,
+        accelerator=str(MODELS / "accelerators/aimc.yaml"),
+        mapping=str(MODELS / "mappings/default_imc.yaml"),
+        grid={"operational_array.adc_resolution": [4, 8]},
+        memory_library=None,
+    )
+    plan = plan_sweep(load_spec(spec))
+    areas = [h.area.total for h in plan.hardware]
+    assert areas[1] == pytest.approx(2.28781, abs=5e-6)  # `cpmap imc models/accelerators/aimc.yaml`: 2.28781 mm2
+    assert areas[0] < areas[1]  # a 4-bit ADC is smaller
+    assert [h.accelerator.array.imc.adc_resolution for h in plan.hardware] == [4, 8]

@@ -76,9 +76,10 @@ def pareto_plot(rows: list[dict[str, Any]], front: list[dict[str, Any]], path: P
 
 
 def sensitivity_plot(rows: list[dict[str, Any]], parameters: list[str], path: Path) -> Path | None:
-    """One column per swept parameter, rows energy / latency / area: every point against the parameter's value,
+    """One column per swept parameter that takes several values, rows energy / latency / area: every point against the parameter's value,
     the median per value joined by a line, one colour per (workload, engine, objective)."""
     groups = _groups(rows)
+    parameters = [p for p in parameters if len({str(r[p]) for r in rows if usable(r)}) > 1]  # constants say nothing
     if not parameters or not groups:
         return None
     plt = _pyplot()
