@@ -94,17 +94,15 @@ def dask_client(jobs: int, scheduler: str | None) -> Iterator[Any]:
         finally:
             client.close()
         return
-    # non-daemonic workers: the milp engine runs HiGHS in a child process
-    with dask.config.set({"distributed.worker.daemon": False}):
-        cluster = LocalCluster(
-            n_workers=jobs,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            # no dashboard; the scheduler's HTTP endpoint on a free port (not 8787, which another cluster may hold)
-            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,
-        )
+    cluster = LocalCluster(
+        n_workers=jobs,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        # no dashboard; the scheduler's HTTP endpoint on a free port (not 8787, which another cluster may hold)
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.ERROR,
+    )
     try:
         client = Client(cluster)
         try:
