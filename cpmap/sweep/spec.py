@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..api import Problem, _check_links, _select, for_layer, load_problem, locality_accelerators
+from ..api import Problem, _check_links, load_problem
 from ..area import AreaBreakdown, accelerator_area
 from ..errors import InputError
 from ..hardware import Accelerator
 from ..io.common import field, read_yaml
 from ..io.hardware_yaml import ARRAY_KEYS, MEMORY_KEYS, PORT_KEYS, TOP_KEYS, accelerator_from_data
-from ..solve import SolveOptions, check_options, spatial_candidates
+from ..solve import SolveOptions, check_options, layer_groups
 
 SWEEP_SCHEMA = "cpmap.sweep/1"
 
@@ -515,12 +515,12 @@ def _load_variant(spec: SweepSpec, doc: dict[str, Any], label: str) -> Accelerat
 
 def task_options(spec: SweepSpec, engine: str, objective: str) -> SolveOptions:
     """The solve options of one task: the spec's, with one engine and objective, one process."""
-    return replace(spec.options, engine=engine, objective=objective, jobs=1, threads=1)
+    return replace(spec.options, engine=engine, objective=objective, jobs=1)
 
 
 def point_id(hw: HardwarePoint, workload: Path, mapping: Path | None, options: SolveOptions, layers: tuple[str, ...] | None) -> str:
-    """Hash of everything a task's result depends on (``jobs`` and ``threads`` excluded: results do not)."""
-    opts = {k: v for k, v in asdict(options).items() if k not in ("jobs", "threads")}
+    """Hash of everything a task's result depends on (``jobs`` excluded: results do not depend on it)."""
+    opts = {k: v for k, v in asdict(options).items() if k != "jobs"}
     return digest(
         {
             "schema": SWEEP_SCHEMA,
@@ -582,18 +582,15 @@ def _load(spec: SweepSpec, workload: Path, accelerator: Path | Accelerator, mapp
 
 
 def _preflight(spec: SweepSpec, template: Problem, hw: HardwarePoint, workload: Path) -> None:
-    """The checks ``solve_problem`` makes before it solves anything, on one variant (so that a variant the
-    mapping file does not fit, e.g. an unrolling larger than a swept array, is exit 2 before any work)."""
+    """What ``solve_problem`` checks before it solves anything (links, layer names, spatial candidates), on one
+    variant: a variant the mapping file does not fit (e.g. an unrolling larger than a swept array) is exit 2
+    before any work."""
     problem = replace(template, accelerator=hw.accelerator)
     where = f"point {hw.describe()}, workload {workload.name}"
     try:
         for layer in problem.layers:
             _check_links(problem, layer, str(hw.base.mapping) if hw.base.mapping is not None else None)
-        options = task_options(spec, spec.engines[0], spec.objectives[0])
-        selected = _select(problem, list(spec.layers) if spec.layers else None)
-        accs = locality_accelerators(problem, options.data_locality, options.mixed_spatial)
-        for layer in selected:
-            spatial_candidates(for_layer(problem, accs, layer), layer, options)
+        layer_groups(problem, task_options(spec, spec.engines[0], spec.objectives[0]), list(spec.layers) if spec.layers else None)
     except InputError as exc:
         if exc.field == "--layers":
             raise InputError(spec.path, "options.layers", f"workload {workload.name}: {exc.problem}") from None
