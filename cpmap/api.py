@@ -51,9 +51,10 @@ class Problem:
         return tuple(dict.fromkeys(d for layer in self.layers for d in layer.loop_sizes))
 
 
-def load_problem(workload: str | Path, accelerator: str | Path, mapping: str | Path | None = None) -> Problem:
-    """Parse the three input files (any of them bad -> :class:`InputError`)."""
-    acc = load_accelerator(accelerator)
+def load_problem(workload: str | Path, accelerator: str | Path | Accelerator, mapping: str | Path | None = None) -> Problem:
+    """Parse the three input files (any of them bad -> :class:`InputError`); ``accelerator`` may also be an
+    already loaded :class:`Accelerator`."""
+    acc = accelerator if isinstance(accelerator, Accelerator) else load_accelerator(accelerator)
     layers, skipped = load_workload(workload)
     mf = load_mapping_yaml(mapping) if mapping is not None else DEFAULT_MAPPING_FILE
     problem = Problem(

@@ -375,6 +375,10 @@ from .cli_compare import compare as _compare  # noqa: E402  (cpmap compare WORKL
 
 app.command("compare")(_compare)
 
+from .cli_sweep import sweep as _sweep  # noqa: E402  (cpmap sweep SPEC.yaml -o DIR [--jobs N] [--scheduler ADDRESS])
+
+app.command("sweep")(_sweep)
+
 
 def main() -> None:  # pragma: no cover - console entry point
     app()

@@ -154,15 +154,6 @@ class LocalityPlan:
     weight_level: int
 
 
-def _instances(accelerator: Accelerator, mem: MemoryLevel) -> int:
-    """Copies of a memory level on the array: the product of the array dims it does not serve."""
-    n = 1
-    for d, s in accelerator.array.size_of.items():
-        if d not in mem.served_dimensions:
-            n *= s
-    return n
-
-
 def _bits(layer: Layer, operand: str) -> int:
     """ZigZag's ``operand_size_bit``: elements x the operand's precision (partial-sum precision for ``O``)."""
     return int(layer.operand_size(operand) * layer.precision[operand])
@@ -251,7 +242,7 @@ def plan_locality(
             # ZigZag sums the I/O tensors of every operand the memory stores (a missing one would crash it)
             need = sum(io_bits[n].get(op, 0) for op in served if op != w)
             need += weight_bits if w in served else 0
-            if need > mem.size * _instances(accelerator, mem):
+            if need > mem.size * accelerator.instances(mem):
                 continue
             if io_both:
                 if takes_network_input:

@@ -24,9 +24,25 @@ _ALLOC_RE = re.compile(r"^(I1|I2|O),\s*(fh|tl|fl|th)$")
 _IMC_KEYS = ("is_imc", "imc_type", "input_precision", "bit_serial_precision", "adc_resolution")
 
 
+#: The keys of a hardware YAML that cpmap reads, per level of the document (the loader ignores others);
+#: ``cpmap sweep`` refuses a parameter path outside them.
+TOP_KEYS = ("name", "memories", "operational_array")
+MEMORY_KEYS = (
+    "size", "r_cost", "w_cost", "area", "latency", "operands", "ports", "served_dimensions",
+    "force_double_buffering", "auto_cost_extraction",
+)
+PORT_KEYS = ("name", "type", "bandwidth_min", "bandwidth_max", "allocation")
+ARRAY_KEYS = ("unit_energy", "unit_area", "dimensions", "sizes", "systolic_dimensions", *_IMC_KEYS)
+
+
 def load_accelerator(path: str | Path) -> Accelerator:
     """Parse a ZigZag hardware YAML into an :class:`Accelerator`; bad input raises :class:`InputError`."""
-    data = read_yaml(path)
+    return accelerator_from_data(read_yaml(path), path)
+
+
+def accelerator_from_data(data: Any, path: str | Path) -> Accelerator:
+    """Build an :class:`Accelerator` from a parsed hardware YAML document, with every check of
+    :func:`load_accelerator`; ``path`` names the document in error messages."""
     if not isinstance(data, dict):
         raise InputError(path, None, "expected a mapping with 'name', 'memories' and 'operational_array'")
     name = str(field(data, "name", (str, int), path, ""))
