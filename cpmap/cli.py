@@ -158,6 +158,28 @@ def progress_bar(label: str, quiet: bool) -> Optional[_ProgressBar]:
     return None if quiet or not sys.stderr.isatty() else _ProgressBar(label)
 
 
+SPATIAL_HELP = (
+    "Spatial mappings per layer where the mapping file leaves array dims free: ZigZag's best N, 'all' (the whole "
+    "spatial space: ZigZag's candidates without the cut; the exact engines prove optimality over it), or 'auto': "
+    "all for the exact engines, 3 (ZigZag's default) for loma."
+)
+
+
+def spatial_option(text: str) -> int | None | str:
+    """``--spatial-mappings``: a count >= 1, ``all`` (None) or ``auto``."""
+    if text.strip().lower() == "all":
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise InputError(None, "--spatial-mappings", f"expected a count, 'all' or 'auto', got {text!r}") from None
+    if n < 1:
+        raise InputError(None, "--spatial-mappings", "must be at least 1 (or all)")
+    return n
+
+
 REPORT_HELP = (
     "Write ZigZag's views of the result in this folder: loop_nests.txt (loop nest per layer, per-port stall/slack, "
     "utilisation), energy_breakdown, latency_breakdown (per layer and network) and memory_hierarchy, as PNG and SVG."
@@ -245,7 +267,7 @@ def solve(
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes (results do not depend on it)."),
     lpf_limit: int = typer.Option(6, "--lpf-limit", help="LOMA: maximum number of loop prime factors (ZigZag's merging rule)."),
-    spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer when the mapping file does not fix one (ZigZag's default 3)."),
+    spatial_mappings: str = typer.Option("auto", "--spatial-mappings", help=SPATIAL_HELP),
     mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings (several layer dims on one array dim)."),
     max_space: int = typer.Option(2_000_000, "--max-space", help="exhaustive: refuse layers with more mappings than this."),
     loma_hint: Optional[bool] = typer.Option(
@@ -280,7 +302,7 @@ def solve(
             objective=objective,
             time_limit=time_limit,
             lpf_limit=lpf_limit,
-            nb_spatial_mappings=spatial_mappings,
+            nb_spatial_mappings=spatial_option(spatial_mappings),
             mixed_spatial=mixed_spatial,
             jobs=jobs,
             max_space=max_space,
@@ -316,7 +338,7 @@ def pareto(
     accelerator: Path = typer.Option(..., "--accelerator", "-a", help="ZigZag hardware YAML."),
     mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="ZigZag mapping YAML (links, spatial mapping or hints)."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all)."),
-    spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer when the mapping file does not fix one (as solve)."),
+    spatial_mappings: str = typer.Option("auto", "--spatial-mappings", help=SPATIAL_HELP),
     mixed_spatial: bool = typer.Option(False, "--mixed-spatial", help="Also generate mixed unrollings."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes (results do not depend on it)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the walk (an unfinished front is reported feasible)."),
@@ -343,7 +365,7 @@ def pareto(
         if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise InputError(plot, "--plot", "the suffix must be .png, .svg or .pdf")
         options = SolveOptions(
-            engine="cpsat", objective="energy", time_limit=time_limit, nb_spatial_mappings=spatial_mappings,
+            engine="cpsat", objective="energy", time_limit=time_limit, nb_spatial_mappings=spatial_option(spatial_mappings),
             mixed_spatial=mixed_spatial, jobs=jobs, data_locality=data_locality,
         )
         check_options(options)

@@ -21,7 +21,7 @@ def compare(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Layers solved in parallel processes."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Seconds per spatial mapping for the exact engines."),
     lpf_limit: int = typer.Option(6, "--lpf-limit", help="LOMA: maximum number of loop prime factors."),
-    spatial_mappings: int = typer.Option(3, "--spatial-mappings", help="Spatial mappings generated per layer (same for every engine)."),
+    spatial_mappings: str = typer.Option("auto", "--spatial-mappings", help="Spatial mappings per layer: a count, 'all', or 'auto' (all for the exact engines, whose optimum is then the reference over the whole space; 3 for loma, as ZigZag)."),
     output_dir: Path = typer.Option(
         Path("compare_out"), "--output-dir", "-o", help="Folder for compare.csv, <engine>.json, compare.png and compare.svg (checked before any work)."
     ),
@@ -34,7 +34,7 @@ def compare(
     Exit codes: 0 done, 2 bad input, 3 internal error, 130 interrupted (nothing written).
     """
     from .api import load_problem
-    from .cli import layer_names
+    from .cli import layer_names, spatial_option
     from .compare import compare_problem, summary, write_outputs
     from .result import check_output_dir
     from .solve import SolveOptions, check_options
@@ -46,7 +46,7 @@ def compare(
         if len(set(names)) != len(names):
             raise InputError(None, "--engines", f"engine {next(e for e in names if names.count(e) > 1)!r} is listed twice")
         options = SolveOptions(
-            objective=objective, time_limit=time_limit, lpf_limit=lpf_limit, nb_spatial_mappings=spatial_mappings, jobs=jobs
+            objective=objective, time_limit=time_limit, lpf_limit=lpf_limit, nb_spatial_mappings=spatial_option(spatial_mappings), jobs=jobs
         )
         for e in names:
             check_options(SolveOptions(**{**options.__dict__, "engine": e}))

@@ -22,10 +22,18 @@ def _worst_port(ports: dict[str, dict[str, float]]) -> str:
     return f"{name}:{v:+g}"
 
 
+def _space(space: dict | None) -> str:
+    """``solved/size`` (``all`` marks the whole spatial space; pruned and equal candidates are not solved)."""
+    if not space:
+        return "-"
+    return f"{space['solved']}/{space['size']}" + (" all" if space["kind"] == "all" else "")
+
+
 def format_table(run: RunResult) -> str:
     """Layer, status, objective, bound, gap, energy (pJ), latency (cycles), MAC utilisation (ideal cycles over
-    the latency), the stall/slack of the worst port, seconds; then the totals."""
-    head = ("layer", "status", "objective", "bound", "gap", "energy_pJ", "latency_cc", "util", "worst_port", "seconds")
+    the latency), the stall/slack of the worst port, the spatial space the certificate covers (``solved/size``
+    candidates, ``all`` when it is the whole space), seconds; then the totals."""
+    head = ("layer", "status", "objective", "bound", "gap", "energy_pJ", "latency_cc", "util", "worst_port", "spatial", "seconds")
     rows = []
     ideal = 0
     for r in run.layers:
@@ -42,11 +50,12 @@ def format_table(run: RunResult) -> str:
                 _num(r.latency),
                 util,
                 _worst_port(r.cost.port_stall_slack) if r.cost else "-",
+                _space(r.spatial_space),
                 f"{r.solve_seconds:.2f}",
             )
         )
     total_util = f"{ideal / run.total_latency:.1%}" if run.total_latency else "-"
-    rows.append(("TOTAL", "", "", "", "", _num(run.total_energy, 12), _num(run.total_latency), total_util, "", f"{run.total_seconds:.2f}"))
+    rows.append(("TOTAL", "", "", "", "", _num(run.total_energy, 12), _num(run.total_latency), total_util, "", "", f"{run.total_seconds:.2f}"))
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(str(v).ljust(w) if i in (0, 1, 8) else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths))) for row in [head, *rows]]
     lines.insert(1, "-" * len(lines[0]))

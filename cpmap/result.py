@@ -34,6 +34,8 @@ class LayerResult:
     solve_seconds: float = 0.0
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    #: what the certificate covers: {"kind": "all" | "candidates", "size", "solved", "pruned_by_bound", "equivalent"}
+    spatial_space: dict | None = None
 
     @property
     def energy(self) -> float | None:
@@ -216,6 +218,8 @@ def run_to_json(run: RunResult, accelerator: Accelerator) -> dict[str, Any]:
             entry["message"] = r.message
         if r.notes:
             entry["notes"] = r.notes
+        if r.spatial_space is not None:
+            entry["spatial_space"] = r.spatial_space
         layers.append(entry)
     return {
         "schema": SCHEMA,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -23,13 +23,14 @@ from .api import Problem, _select, for_layer, load_problem, locality_accelerator
 from .cost.model import LayerContext, evaluate_temporal, prepare
 from .engines import engine_info, get_engine
 from .engines.allocator import AllocationError, allocate
-from .engines.base import OBJECTIVES, EngineOptions, EngineResult, candidate_floor, objective_value
+from .bounds import floor
+from .engines.base import OBJECTIVES, EngineOptions, EngineResult, objective_value
 from .engines.loma import better, loma_temporal
 from .errors import EngineRefusal, InputError
 from .mapping import Mapping, SpatialMapping
 from .ordering import ordering_for_layer
 from .result import LayerResult, RunResult
-from .spatial_generation import generate_spatial_mappings
+from .spatial_generation import all_spatial_mappings, generate_spatial_mappings
 from .status import UNMAPPED, Status, settles_candidate
 from .workers import run_in_processes
 from .workload import Layer
@@ -42,7 +43,17 @@ class SolveOptions:
     objective: str = "energy"
     time_limit: float | None = None
     lpf_limit: int = 6
-    nb_spatial_mappings: int = 3
+    #: spatial candidates per layer when the mapping file leaves array dims free: ZigZag's best N, None for the
+    #: whole spatial space (the exact engines prove optimality over all of it), or "auto": the whole space for
+    #: the exact engines, ZigZag's 3 for the heuristics (their parity with ZigZag stays exact)
+    nb_spatial_mappings: int | None | str = "auto"
+
+    @property
+    def spatial_count(self) -> int | None:
+        """The number of spatial candidates asked for (None: the whole space), "auto" resolved by the engine."""
+        if self.nb_spatial_mappings == "auto":
+            return None if engine_info(self.engine).exact else 3
+        return self.nb_spatial_mappings  # type: ignore[return-value]
     mixed_spatial: bool = False
     jobs: int = 1
     max_space: int = 2_000_000
@@ -75,21 +86,25 @@ def check_options(options: SolveOptions) -> None:
         raise InputError(None, "--time-limit", f"must be a positive number of seconds, got {options.time_limit}")
     if options.lpf_limit < 1:
         raise InputError(None, "--lpf-limit", "must be at least 1")
-    if options.nb_spatial_mappings < 1:
-        raise InputError(None, "--spatial-mappings", "must be at least 1")
+    if options.nb_spatial_mappings not in (None, "auto") and (not isinstance(options.nb_spatial_mappings, int) or options.nb_spatial_mappings < 1):
+        raise InputError(None, "--spatial-mappings", "must be at least 1 (or all)")
     if options.max_space < 1:
         raise InputError(None, "--max-space", "must be at least 1")
 
 
 def spatial_candidates(problem: Problem, layer: Layer, options: SolveOptions) -> list[SpatialMapping]:
-    """The spatial mappings tried for a layer: the user's if complete, else ZigZag's generator (spec 8.4)."""
+    """The spatial mappings tried for a layer: the user's if complete, else ZigZag's generator (spec 8.4), its
+    best ``nb_spatial_mappings`` or, with ``None``, the whole space (:func:`all_spatial_mappings`)."""
     c = problem.constraints(layer)
+    mixed = options.mixed_spatial or problem.accelerator.array.imc is not None  # ZigZag's IMC flow always mixes
+    if options.spatial_count is None:
+        return all_spatial_mappings(layer, problem.accelerator, c, mixed, problem.mapping_file.path, workload_dims=problem.workload_dims)
     return generate_spatial_mappings(
         layer,
         problem.accelerator,
         c,
-        nb_mappings=options.nb_spatial_mappings,
-        mixed=options.mixed_spatial or problem.accelerator.array.imc is not None,  # ZigZag's IMC flow always mixes
+        nb_mappings=options.spatial_count,
+        mixed=mixed,
         path=problem.mapping_file.path,
         workload_dims=problem.workload_dims,
     )
@@ -107,112 +122,185 @@ def fixed_order_result(ctx: LayerContext, order: tuple[tuple[str, int], ...], ob
     return EngineResult(Status.FIXED, tm, cost, value, value)
 
 
+@dataclass
+class _Search:
+    """The state of one layer's search over its spatial candidates."""
+
+    best: EngineResult | None = None
+    best_sm: SpatialMapping | None = None
+    bounds: list = field(default_factory=list)
+    proven: bool = True  # every candidate settled so far
+    fixed_only: bool = True  # every candidate's loop nest was fixed by a complete ordering
+    messages: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    statuses: list = field(default_factory=list)
+    solved: int = 0
+    pruned_by_bound: int = 0
+    equivalent: int = 0
+
+
 def solve_layer(problem: Problem, layer: Layer, candidates: list[SpatialMapping], options: SolveOptions) -> LayerResult:
     """Run the engine on every spatial candidate of one layer and keep the best by the objective.
 
-    The layer is ``optimal`` only when every candidate is settled (solved to optimality, proven infeasible or
-    pruned by a proven bound, :data:`cpmap.status.SETTLED`). A candidate the engine refused (``skipped``) or
-    left open (``unknown``, ``feasible``) contributes a valid lower bound instead: the engine's own when it
-    has one, else the candidate's floor (:func:`~cpmap.engines.base.candidate_floor`).
+    The layer is ``optimal`` only when every candidate is settled (solved to optimality, proven infeasible,
+    pruned by the solver under a cutoff, or pruned by a valid floor, :data:`cpmap.status.SETTLED`). A
+    candidate the engine refused (``skipped``) or left open (``unknown``, ``feasible``) contributes a valid
+    lower bound instead: the engine's own when it has one, else the candidate's floor (:mod:`cpmap.bounds`).
+
+    Over the whole spatial space (``nb_spatial_mappings=None``) the exact engines run a branch and bound: after
+    ZigZag's own candidates (good incumbents), the others in increasing order of their floor; a candidate
+    whose floor is above the best value found cannot win and is pruned unsolved (the floor is its proof), and
+    candidates whose contexts are equal (the same problem up to the naming of array dims) are solved once.
+    The exhaustive engine, the ground truth, solves every candidate.
 
     A user ``temporal_ordering`` that is complete for a candidate fixes its loop nest (costed, not searched:
     status ``fixed``); a partial one is passed to the engine (``EngineOptions.ordering``), and the layer is
     ``skipped`` by engines that do not honour it.
     """
     t0 = time.perf_counter()
-    engine = get_engine(options.engine)
     info = engine_info(options.engine)
     exact = info.exact
     constraints = problem.constraints(layer)
     links = dict(constraints.operand_links)
     ordering = ordering_for_layer(constraints.temporal_ordering, layer)
-    fixed_only = True  # every candidate's loop nest was fixed by a complete ordering
-    best: EngineResult | None = None
-    best_sm: SpatialMapping | None = None
-    bounds: list[float] = []
-    proven = True  # every candidate settled so far
-    messages: list[str] = []
-    notes: list[str] = []
-    statuses: list[Status] = []
-    for sm in candidates:
-        ctx = prepare(layer, problem.accelerator, sm, links)
-        fixed = ordering.complete_order(ctx.temporal_sizes)
-        if fixed is not None:
-            r = fixed_order_result(ctx, fixed, options.objective)
-        else:
-            fixed_only = False
-            if ordering and not info.orderings:
-                return LayerResult(
-                    layer.name,
-                    dict(layer.loop_sizes),
-                    Status.SKIPPED,
-                    message=(
-                        f"the mapping file's temporal_ordering {ordering} is partial for this layer and the {options.engine} "
-                        f"engine does not encode orderings; use --engine loma or exhaustive"
-                    ),
-                    solve_seconds=time.perf_counter() - t0,
-                )
-            eopts = replace(options.engine_options(), ordering=ordering.entries)
-            if exact and best is not None:
-                eopts = replace(eopts, cutoff=best.objective_value)
-            if options.engine == "cpsat" and (options.loma_hint if options.loma_hint is not None else options.objective != "energy"):
-                eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit, ordering=ordering).temporal)
-            try:
-                r = engine(ctx, eopts)
-            except InputError as exc:  # bad input only a layer's costing meets (a port it needs is missing)
-                raise with_accelerator_path(exc, problem) from None
-            except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
-                r = EngineResult(Status.SKIPPED, message=str(exc))
-            if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
-                r = _loma_fallback(ctx, options, r, ordering)
-        statuses.append(r.status)
-        proven = proven and settles_candidate(r.status)
-        notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
-        if r.message and r.status != Status.OPTIMAL:
-            messages.append(f"spatial mapping {sm.as_dict()}: {r.message}")
-        if r.status == Status.INFEASIBLE:
+    if ordering and not info.orderings:
+        return LayerResult(
+            layer.name,
+            dict(layer.loop_sizes),
+            Status.SKIPPED,
+            message=(
+                f"the mapping file's temporal_ordering {ordering} is partial for this layer and the {options.engine} "
+                f"engine does not encode orderings; use --engine loma or exhaustive"
+            ),
+        )
+    whole_space = options.spatial_count is None
+    contexts = [prepare(layer, problem.accelerator, sm, links) for sm in candidates]
+    order = list(range(len(candidates)))
+    floors: list[float | None] = [None] * len(candidates)
+    branch_and_bound = whole_space and exact and options.engine != "exhaustive"
+    if branch_and_bound:
+        floors = [floor(ctx, options.objective) for ctx in contexts]
+        head = order[:3]  # ZigZag's own candidates first: good incumbents early
+        order = head + sorted(order[3:], key=lambda i: floors[i])
+    state = _Search()
+    seen: dict[str, Status] = {}
+    for i in order:
+        sm, ctx = candidates[i], contexts[i]
+        if branch_and_bound and state.best is not None and _beyond(options.objective, floors[i], state.best.objective_value):
+            state.pruned_by_bound += 1
+            state.bounds.append(floors[i])
             continue
-        if r.bound is not None:
-            bounds.append(r.bound)
-        elif exact and r.status != Status.PRUNED:
-            bounds.append(candidate_floor(ctx, options.objective))
-        if r.cost is not None and (best is None or better(options.objective, r.cost, best.cost)):
-            best, best_sm = r, sm
+        key = _context_key(ctx) if branch_and_bound else None
+        if key is not None and key in seen:
+            state.equivalent += 1  # settled exactly as the equal candidate solved before it
+            state.proven = state.proven and settles_candidate(seen[key])
+            continue
+        r = _solve_candidate(problem, ctx, options, ordering, state)
+        if key is not None:
+            seen[key] = r.status
+        _record(state, sm, r, options, exact, ctx)
     seconds = time.perf_counter() - t0
+    space = {
+        "kind": "all" if whole_space else "candidates",
+        "size": len(candidates),
+        "solved": state.solved,
+        "pruned_by_bound": state.pruned_by_bound,
+        "equivalent": state.equivalent,
+    }
+    best = state.best
     if best is None:
-        msg = "; ".join(messages) if messages else "no spatial mapping is possible on this array"
+        msg = "; ".join(state.messages) if state.messages else "no spatial mapping is possible on this array"
         # infeasible only when proven for every candidate; refused candidates make the layer skipped, a
         # solver stopped by the time limit unknown
-        if proven:
+        if state.proven:
             status = Status.INFEASIBLE
-        elif Status.SKIPPED in statuses:
+        elif Status.SKIPPED in state.statuses:
             status = Status.SKIPPED
         else:
             status = Status.UNKNOWN
-        return LayerResult(layer.name, dict(layer.loop_sizes), status, message=msg, solve_seconds=seconds, notes=notes)
+        return LayerResult(layer.name, dict(layer.loop_sizes), status, message=msg, solve_seconds=seconds, notes=state.notes, spatial_space=space)
     value = objective_value(options.objective, best.cost)
-    if fixed_only:
+    if state.fixed_only:
         bound, gap, status = None, None, Status.FIXED
     elif exact:
-        bound = min([value, *bounds])
-        status = Status.OPTIMAL if proven and bound >= value else Status.FEASIBLE
+        bound = min([value, *state.bounds])
+        status = Status.OPTIMAL if state.proven and bound >= value else Status.FEASIBLE
         gap = 0.0 if value == 0 else (value - bound) / value
     else:
         bound, gap, status = None, None, Status.HEURISTIC
-    mapping = Mapping(best_sm, best.temporal, links)
     return LayerResult(
         name=layer.name,
         loop_sizes=dict(layer.loop_sizes),
         status=status,
-        mapping=mapping,
+        mapping=Mapping(state.best_sm, best.temporal, links),
         cost=best.cost,
         objective_value=value,
         bound=bound,
         gap=gap,
         solve_seconds=seconds,
-        message="; ".join(messages) if status != Status.OPTIMAL else "",
-        notes=notes if len(candidates) > 1 else [],
+        message="; ".join(state.messages) if status != Status.OPTIMAL else "",
+        notes=state.notes if len(state.notes) > 1 else [],
+        spatial_space=space,
     )
+
+
+def _beyond(objective: str, lower: float, best: float) -> bool:
+    """A candidate with this floor cannot beat (or, for energy and latency, tie: the tie rule then looks at the
+    other objective) the best value; a relative margin covers the floor's float sums."""
+    if objective == "edp":
+        return lower >= best * (1 + 1e-9)
+    return lower > best * (1 + 1e-9)
+
+
+def _context_key(ctx: LayerContext) -> str:
+    """Everything the cost of a temporal mapping depends on, not the names of the array dims: two candidates
+    with the same key have the same temporal mappings at the same costs."""
+    return repr((ctx.operands, sorted(ctx.temporal_sizes.items()), ctx.mac_energy, ctx.ideal_cycle, ctx.systolic_drain, ctx.cycles_per_op, ctx.port_plan, ctx.imc))
+
+
+def _solve_candidate(problem: Problem, ctx: LayerContext, options: SolveOptions, ordering, state: _Search) -> EngineResult:
+    """One spatial candidate: its fixed loop nest (a complete ordering), or the engine's result with the
+    cutoff of the best so far, the LOMA hint/witness and the LOMA fallback of the registry's policy."""
+    info = engine_info(options.engine)
+    fixed = ordering.complete_order(ctx.temporal_sizes)
+    if fixed is not None:
+        try:
+            return fixed_order_result(ctx, fixed, options.objective)
+        except InputError as exc:  # bad input only a layer's costing meets (a port it needs is missing)
+            raise with_accelerator_path(exc, problem) from None
+    state.fixed_only = False
+    eopts = replace(options.engine_options(), ordering=ordering.entries)
+    if info.exact and state.best is not None:
+        eopts = replace(eopts, cutoff=state.best.objective_value)
+    if options.engine == "cpsat" and (options.loma_hint if options.loma_hint is not None else options.objective != "energy"):
+        eopts = replace(eopts, hint=loma_temporal(ctx, options.objective, options.lpf_limit, ordering=ordering).temporal)
+    try:
+        r = get_engine(options.engine)(ctx, eopts)
+    except InputError as exc:  # bad input only a layer's costing meets (a port it needs is missing)
+        raise with_accelerator_path(exc, problem) from None
+    except EngineRefusal as exc:  # e.g. the exhaustive engine refusing a space too large
+        r = EngineResult(Status.SKIPPED, message=str(exc))
+    if r.cost is None and r.status in (Status.SKIPPED, Status.UNKNOWN) and info.loma_fallback:
+        r = _loma_fallback(ctx, options, r, ordering)
+    return r
+
+
+def _record(state: _Search, sm: SpatialMapping, r: EngineResult, options: SolveOptions, exact: bool, ctx: LayerContext) -> None:
+    """Fold one candidate's result into the layer's search."""
+    state.solved += 1
+    state.statuses.append(r.status)
+    state.proven = state.proven and settles_candidate(r.status)
+    state.notes.append(f"spatial {sm.as_dict()}: {r.status}" + (f" {r.objective_value:.10g}" if r.objective_value is not None else ""))
+    if r.message and r.status != Status.OPTIMAL:
+        state.messages.append(f"spatial mapping {sm.as_dict()}: {r.message}")
+    if r.status == Status.INFEASIBLE:
+        return
+    if r.bound is not None:
+        state.bounds.append(r.bound)
+    elif exact and r.status != Status.PRUNED:
+        state.bounds.append(floor(ctx, options.objective))
+    if r.cost is not None and (state.best is None or better(options.objective, r.cost, state.best.cost)):
+        state.best, state.best_sm = r, sm
 
 
 def _loma_fallback(ctx, options: SolveOptions, r: EngineResult, ordering) -> EngineResult:
@@ -223,7 +311,7 @@ def _loma_fallback(ctx, options: SolveOptions, r: EngineResult, ordering) -> Eng
     if found.cost is None:
         return r
     value = objective_value(options.objective, found.cost)
-    bound = r.bound if r.bound is not None else candidate_floor(ctx, options.objective)
+    bound = r.bound if r.bound is not None else floor(ctx, options.objective)
     return EngineResult(
         Status.FEASIBLE,
         found.temporal,
@@ -329,7 +417,7 @@ def solve(
     jobs: int = 1,
     time_limit: float | None = None,
     lpf_limit: int = 6,
-    nb_spatial_mappings: int = 3,
+    nb_spatial_mappings: int | None | str = "auto",
     mixed_spatial: bool = False,
     data_locality: bool | None = None,
     progress: Callable[[int, int, str], None] | None = None,

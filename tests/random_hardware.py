@@ -59,8 +59,11 @@ def _all(ops: list[str]) -> tuple[list[str], list[str]]:
     return reads, writes
 
 
-def hardware_yaml(family: str, reg: tuple[int, int, int] = (8, 16, 16), gb_size: int = 1024, gb_bw: int = 64, dram_bw: int = 64) -> dict[str, Any]:
-    """A ZigZag hardware description of the given family (1-D array of 4 PEs on ``D1``)."""
+def hardware_yaml(
+    family: str, reg: tuple[int, int, int] = (8, 16, 16), gb_size: int = 1024, gb_bw: int = 64, dram_bw: int = 64, array: tuple[int, ...] = (4,)
+) -> dict[str, Any]:
+    """A ZigZag hardware description of the given family: an array of ``array`` PEs per dim (``D1``, ``D2``...;
+    the input register is shared along ``D1``, the memories above the registers serve every dim)."""
     w, i, o = reg
     r3, w3 = _all(["I1", "I2", "O"])
     if family == "toy":
@@ -84,4 +87,8 @@ def hardware_yaml(family: str, reg: tuple[int, int, int] = (8, 16, 16), gb_size:
         mems = {**regs, "gb": _mem(gb_size * 3, ["I1", "I2", "O"], r3, w3, gb_bw, ["D1"], 5.0, 6.0), "dram": _mem(10**9, ["I1", "I2", "O"], r3, w3, dram_bw, ["D1"], 100.0, 120.0)}
     else:
         raise ValueError(family)
-    return {"name": f"rand_{family}", "memories": mems, "operational_array": {"unit_energy": 0.5, "unit_area": 1, "dimensions": ["D1"], "sizes": [4]}}
+    dims = [f"D{i + 1}" for i in range(len(array))]
+    for mem in mems.values():
+        if mem["served_dimensions"] == ["D1"] and any(op in mem["operands"] for op in ("O", "I2")):
+            mem["served_dimensions"] = list(dims)  # the shared levels serve the whole array
+    return {"name": f"rand_{family}", "memories": mems, "operational_array": {"unit_energy": 0.5, "unit_area": 1, "dimensions": dims, "sizes": list(array)}}

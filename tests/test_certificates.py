@@ -28,7 +28,7 @@ def _problem():
 
 def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = _problem()
-    honest = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
+    honest = solve_problem(problem, SolveOptions(engine="cpsat", nb_spatial_mappings=3), [LAYER]).layers[0]
     assert honest.status == Status.OPTIMAL and honest.gap == 0.0
     assert len([n for n in honest.notes if n.startswith("spatial")]) == 3
 
@@ -42,7 +42,7 @@ def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.Mon
         return real(ctx, **kwargs)
 
     monkeypatch.setattr(certificate, "formulate", second_too_large)
-    forced = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
+    forced = solve_problem(problem, SolveOptions(engine="cpsat", nb_spatial_mappings=3), [LAYER]).layers[0]
     assert calls["n"] == 3
     # the candidate was never searched: not optimal, and the bound is a valid floor below the value
     assert forced.status == Status.FEASIBLE
@@ -63,12 +63,12 @@ def test_every_candidate_refused_falls_back_to_loma_with_the_floor(monkeypatch: 
 
     monkeypatch.setattr(certificate, "formulate", always)
     problem = _problem()
-    r = solve_problem(problem, SolveOptions(engine="cpsat"), [LAYER]).layers[0]
-    loma = solve_problem(problem, SolveOptions(engine="loma"), [LAYER]).layers[0]
+    r = solve_problem(problem, SolveOptions(engine="cpsat", nb_spatial_mappings=3), [LAYER]).layers[0]
+    loma = solve_problem(problem, SolveOptions(engine="loma", nb_spatial_mappings=3), [LAYER]).layers[0]
     assert r.status == Status.FEASIBLE and "forced" in r.message
     assert r.energy == loma.energy and r.bound == pytest.approx(r.cost.mac_energy)
 
 
 def test_exhaustive_refusing_every_candidate_is_skipped() -> None:
-    r = solve_problem(_problem(), SolveOptions(engine="exhaustive", max_space=10), [LAYER]).layers[0]
+    r = solve_problem(_problem(), SolveOptions(engine="exhaustive", max_space=10, nb_spatial_mappings=3), [LAYER]).layers[0]
     assert r.status == Status.SKIPPED and r.mapping is None and "--max-space" in r.message

@@ -29,7 +29,7 @@ def test_every_layer_optimal_and_never_worse_than_zigzag(acc: str):
     )
     fixture = json.loads((ROOT / f"tests/fixtures/zigzag391/{acc}__resnet18__energy.json").read_text())
     zigzag = {e["name"]: e["results"]["energy_total"] for e in fixture["layers"]}
-    run = solve_problem(problem, SolveOptions(engine="cpsat", objective="energy", jobs=2))
+    run = solve_problem(problem, SolveOptions(engine="cpsat", objective="energy", jobs=2, nb_spatial_mappings=3))
     assert [r.status for r in run.layers] == ["optimal"] * len(zigzag)
     ratios = [r.cost.energy / zigzag[r.name] for r in run.layers]
     assert max(ratios) <= 1 + 1e-12
@@ -48,7 +48,7 @@ def test_imc_every_layer_optimal_and_never_worse_than_zigzag(acc: str, better_co
     problem = load_problem(ROOT / "models/networks/resnet18.onnx", ROOT / f"models/accelerators/{acc}.yaml", ROOT / "models/mappings/default_imc.yaml")
     fixture = json.loads((ROOT / f"tests/fixtures/zigzag391/imc/{acc}__resnet18__energy.json").read_text())
     zigzag = {e["name"]: e["results"]["energy_total"] for e in fixture["layers"]}
-    run = solve_problem(problem, SolveOptions(engine="cpsat", objective="energy"))
+    run = solve_problem(problem, SolveOptions(engine="cpsat", objective="energy", nb_spatial_mappings=3))
     assert [r.status for r in run.layers] == ["optimal"] * len(zigzag)
     ratios = [r.cost.energy / zigzag[r.name] for r in run.layers]
     assert max(ratios) <= 1 + 1e-12

@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from ortools.sat.python import cp_model
 
+from ..bounds import latency_floor
 from ..cost.capacity import capacity_violations
 from ..cost.model import LayerContext, check_temporal, evaluate_temporal
 from ..errors import EngineRefusal
@@ -222,10 +223,18 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """The exact engine: the optimum of ``options.objective`` (with ZigZag's tie rules) over every temporal
     mapping of ``ctx``, proven, or the best found with a proven bound under a time limit."""
     t0 = time.perf_counter()
+    deadline = Deadline(options.time_limit)
+    if options.cutoff is not None and options.objective in ("energy", "edp"):
+        # a candidate that must beat a cutoff: first the cheap relaxation (innermost levels decided, the rest at
+        # their least energy); if even it cannot reach the cutoff, the candidate is pruned with that proof
+        energy_form = formulation_or_result(ctx, options, latency=False)
+        if isinstance(energy_form, EngineResult):
+            return energy_form
+        if _relaxation_prunes(energy_form, options, deadline):
+            return EngineResult(Status.PRUNED, bound=options.cutoff, message="the innermost-levels relaxation cannot beat the best spatial mapping so far", stats={"relaxation": True})
     form = formulation_or_result(ctx, options, latency=True)
     if isinstance(form, EngineResult):
         return form
-    deadline = Deadline(options.time_limit)
     stats: dict = {"coords": len(form.coords), "elements": len(form.elements)}
     try:
         if options.objective == "edp":
@@ -236,6 +245,21 @@ def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
         return EngineResult(Status.SKIPPED, message=str(exc))
     result.stats = dict(stats, **result.stats, seconds=time.perf_counter() - t0)
     return result
+
+
+def _relaxation_prunes(form: TemporalFormulation, options: EngineOptions, deadline: Deadline) -> bool:
+    """The innermost-levels relaxation has no solution within the cutoff (energy; EDP through the latency
+    floor: a mapping of energy E takes at least ``latency_floor`` cycles, so its EDP is at least E times it)."""
+    limit_pj = options.cutoff if options.objective == "energy" else options.cutoff / latency_floor(form.ctx)
+    model = ChainModel(form, latency=False, max_level=0)
+    model.m.add(model.energy <= energy_limit(form, limit_pj))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    left = deadline.left()
+    if left is not None:
+        solver.parameters.max_time_in_seconds = left
+    return solver.solve(model.m) == cp_model.INFEASIBLE
 
 
 def _single(form: TemporalFormulation, deadline: Deadline, options: EngineOptions, stats: dict) -> EngineResult:

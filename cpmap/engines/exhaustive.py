@@ -42,7 +42,8 @@ from ..errors import EngineRefusal
 from ..mapping import TemporalMapping
 from ..status import Status
 from ..ordering import TemporalOrdering, constrained_orders, count_constrained_orders
-from .base import OBJECTIVES, EngineOptions, EngineResult, latency_floor, objective_value
+from ..bounds import latency_floor
+from .base import OBJECTIVES, EngineOptions, EngineResult, objective_value
 from .loma import better, multiset_permutations, prime_factors
 
 # Relative slack of the branch-and-bound bounds: a bound is a sum taken in another association than the

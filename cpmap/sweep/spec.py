@@ -304,6 +304,14 @@ def _options(data: dict[str, Any], path: Path) -> tuple[SolveOptions, tuple[str,
         if name not in OPTIONS:
             raise InputError(path, f"options.{key}", f"unknown option (choose from {', '.join([*OPTIONS, 'layers'])})")
         attr, kind = OPTIONS[name]
+        if name == "spatial_mappings" and isinstance(raw.get(key), str):
+            from ..cli import spatial_option  # a count, 'all' or 'auto', as on the command line
+
+            try:
+                values[attr] = spatial_option(raw[key])
+            except InputError as exc:
+                raise InputError(path, f"options.{key}", exc.problem) from None
+            continue
         values[attr] = field(raw, key, kind, path, "options")
     return SolveOptions(**values), layers
 
