@@ -133,6 +133,8 @@ def milp(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     Runs in a fresh child process: OR-Tools' shared library embeds its own HiGHS, whose symbols clash
     with highspy's when both are loaded in one process (whichever comes second fails to load).
     """
+    if options.objective != "energy":  # refused here, before a child process is started for nothing
+        raise EngineRefusal(f"the milp engine encodes energy only (objective {options.objective}); use --engine cpsat")
     # a plain child interpreter (not multiprocessing's spawn, which re-imports the caller's __main__)
     proc = subprocess.run(
         [sys.executable, "-c", "import cpmap.engines.milp as m; m._child()"],
@@ -202,6 +204,7 @@ def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     if tc == "convergenceCriteriaSatisfied":
         if model_above(form.energy(round(res.incumbent_objective)), value) or abs(float(point.energy) - value) > REL_TOL * max(1.0, value):
             raise ExactnessError(f"layer {ctx.layer.name}: MILP energy {float(point.energy)!r} != cost model {value!r}")
-        return EngineResult(Status.OPTIMAL, point.temporal, point.cost, value, value, stats=stats)
+        # energy is proven; ZigZag's latency tie-break among energy optima is not stated in this model
+        return EngineResult(Status.OPTIMAL, point.temporal, point.cost, value, value, stats=stats, message="energy proven; the latency tie-break among energy optima is not encoded by milp (cpsat proves it)")
     bound = float(form.energy(bound_scaled)) if bound_scaled is not None else None
     return EngineResult(Status.FEASIBLE, point.temporal, point.cost, value, None if bound is None else min(bound, value), stats=stats, message=f"time limit: best mapping found ({tc}) with HiGHS's proven bound")
