@@ -29,4 +29,5 @@ def test_quickstart_notebook_executes(monkeypatch):
     assert "resnet18.onnx: 21 layers on tpu_like" in text
     assert text.count("optimal") >= 3 and "Loop ordering for /layer4/layer4.0/conv2/Conv" in text
     assert "stall/slack per port" in text
-    assert images == 3  # energy, latency, memory hierarchy
+    assert "/layer2/layer2.0/conv1/Conv optimal" in text  # the Pareto front, proven complete
+    assert images == 4  # energy, latency, memory hierarchy, Pareto fronts
