@@ -49,10 +49,15 @@ def _value(objective: str, energy: float, latency: float) -> float:
     return {"energy": energy, "latency": latency, "edp": energy * latency}[objective]
 
 
+IMC = ("aimc", "dimc")
+
+
 def _fixture(acc: str, objective: str) -> dict[str, tuple[float, float]]:
     """ZigZag's committed per-layer (energy, latency) for the objective (EDP: the better of its two runs)."""
+    folder = ROOT / "tests/fixtures/zigzag391" / ("imc" if acc in IMC else "")
+
     def load(obj: str) -> dict[str, tuple[float, float]]:
-        data = json.loads((ROOT / f"tests/fixtures/zigzag391/{acc}__resnet18__{obj}.json").read_text())
+        data = json.loads((folder / f"{acc}__resnet18__{obj}.json").read_text())
         return {e["name"]: (e["results"]["energy_total"], e["results"]["latency_total2"]) for e in data["layers"]}
 
     if objective != "edp":
@@ -65,7 +70,7 @@ def bench(acc: str, engine: str, use_fixtures: bool, objective: str = "energy") 
     workload, hw, mp = _zigzag_inputs(acc) if not use_fixtures else (
         ROOT / "models/networks/resnet18.onnx",
         ROOT / f"models/accelerators/{acc}.yaml",
-        ROOT / f"models/mappings/{ACCELERATORS[acc][1]}",
+        ROOT / "models/mappings" / ("default_imc.yaml" if acc in IMC else ACCELERATORS[acc][1]),
     )
     if use_fixtures:
         theirs = _fixture(acc, objective)
@@ -110,13 +115,15 @@ def bench(acc: str, engine: str, use_fixtures: bool, objective: str = "energy") 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--accelerator", action="append", choices=list(ACCELERATORS), help="default: tpu_like")
+    ap.add_argument("--accelerator", action="append", choices=[*ACCELERATORS, *IMC], help="default: tpu_like (aimc, dimc: with --fixtures, ZigZag's IMC flow)")
     ap.add_argument("--engine", default="cpsat", choices=["cpsat", "milp"])
     ap.add_argument("--objective", default="energy", choices=["energy", "latency", "edp"])
     ap.add_argument("--fixtures", action="store_true", help="compare with the committed ZigZag results instead of running ZigZag")
     args = ap.parse_args()
     bad = 0
     for acc in args.accelerator or ["tpu_like"]:
+        if acc in IMC and not args.fixtures:
+            ap.error(f"{acc}: compare with ZigZag's IMC flow through --fixtures")
         out = bench(acc, args.engine, args.fixtures, args.objective)
         bad += out["worse"] + (out["n"] - out["optimal"])
     return 1 if bad else 0
