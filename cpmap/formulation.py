@@ -452,6 +452,94 @@ def _classes(o: OperandContext, coords: list[tuple[str, int]]) -> tuple[str, ...
     return tuple(IRRELEVANT if d in o.ir else RELEVANT if d in o.r else PARTIAL for d, _ in coords)
 
 
+@dataclass(frozen=True)
+class _Pricing:
+    """Each operand level's word prices as integers: the YAML's decimal costs times their common denominator."""
+
+    ctx: LayerContext
+    scale: int
+    prices: tuple[tuple[tuple[int, int], ...], ...]  # per operand, per level: (read, write)
+
+    @staticmethod
+    def of(ctx: LayerContext) -> "_Pricing":
+        costs = [[(_cost(r), _cost(w)) for r, w in o.costs] for o in ctx.operands]
+        scale = 1
+        for cs in costs:
+            for r, w in cs:
+                scale = math.lcm(scale, r.denominator, w.denominator)
+        return _Pricing(ctx, scale, tuple(tuple((int(r * scale), int(w * scale)) for r, w in cs) for cs in costs))
+
+    def words(self, oi: int, level: int, direction: int, transfer) -> int:
+        o = self.ctx.operands[oi]
+        w = transfer_words(o, level, direction, transfer)
+        if w is None:
+            raise port_missing(self.ctx, o, level, direction)
+        return w
+
+    def link_energy(self, oi: int, link: int, ends) -> int:
+        """Scaled energy of the four ends of one link (upper level's rd_down/wr_up, lower level's rd_up/wr_down)."""
+        rd_down, wr_up, rd_up, wr_down = ends
+        r_up, w_up = self.prices[oi][link + 1]
+        e = r_up * self.words(oi, link + 1, RD_DOWN, rd_down) + w_up * self.words(oi, link + 1, WR_UP, wr_up)
+        if link >= 0:
+            r_lo, w_lo = self.prices[oi][link]
+            e += r_lo * self.words(oi, link, RD_UP, rd_up) + w_lo * self.words(oi, link, WR_DOWN, wr_down)
+        return e
+
+
+def _cut_table(ctx: LayerContext, sp: _Space, pricing: _Pricing, oi: int, m: int, latency: bool) -> tuple[dict[str, list[int]], list[Fraction]]:
+    """Per tile of the space, the columns of the cut of operand ``oi``'s level ``m`` (the link to level
+    ``m + 1``): scaled energy, whether an irrelevant loop is left above, the latency columns; and the tile's
+    exact elements (for the capacity rule)."""
+    o = ctx.operands[oi]
+    n_lv = len(o.chain)
+    ir_coords = [i for i, (d, _) in enumerate(sp.coords) if d in o.ir]
+    spatial_psum_frac = [any(o.spatial_ir_frac[k + 1 :]) for k in range(n_lv + 1)]
+    spatial_psum_int = [any(o.spatial_ir_int[k + 1 :]) for k in range(n_lv + 1)]
+    cols: dict[str, list[int]] = {"energy": [], "ir_left": []}
+    elems: list[Fraction] = []
+    for row, t, prod in zip(sp.tiles, sp.extents, sp.products):
+        left = any(row[i] < sp.max_exp[i] for i in ir_coords)
+        raw = tile_elements(o, ctx.layer, t, o.spatial_frac.cum_extent[m])
+        ends = link_transfers(o, round(raw), o.spatial_frac.boost[m + 1], prod, ctx.total_cycles, o.is_output and (left or spatial_psum_frac[m + 1]))
+        cols["energy"].append(pricing.link_energy(oi, m, ends))
+        cols["ir_left"].append(int(left))
+        elems.append(_exact(raw))
+        if latency:
+            _latency_columns(cols, ctx, o, m, t, prod, left, spatial_psum_frac, spatial_psum_int)
+    return cols, elems
+
+
+def _array_link(ctx: LayerContext, sp: _Space, pricing: _Pricing, oi: int, latency: bool) -> tuple[int, ChainElement | None, dict[str, int]]:
+    """The link between the array and operand ``oi``'s innermost level: its constant scaled energy when no
+    decision changes it, else the prefix element (an input's irrelevant prefix sets its period); and its
+    constant latency columns."""
+    o = ctx.operands[oi]
+    total = ctx.total_cycles
+    ir_coords = [i for i, (d, _) in enumerate(sp.coords) if d in o.ir]
+    boost0 = o.spatial_frac.boost[0]
+    if o.is_output:
+        psum0 = bool(ir_coords) or any(o.spatial_ir_frac[1:])
+        consts = _array_link_columns(ctx, o, 1, bool(ir_coords) or any(o.spatial_ir_int[1:])) if latency else {}
+        return pricing.link_energy(oi, -1, link_transfers(o, 1, boost0, 1, total, psum0)), None, consts
+    if not ir_coords:
+        consts = _array_link_columns(ctx, o, 1, False) if latency else {}
+        return pricing.link_energy(oi, -1, link_transfers(o, 1, boost0, 1, total, False)), None, consts
+    rows, energy = [], []
+    lat_cols: dict[str, list[int]] = {}
+    for r, (row, prod) in enumerate(zip(sp.tiles, sp.products)):
+        if any(row[i] for i in range(len(sp.coords)) if i not in ir_coords):
+            continue
+        rows.append(r)
+        energy.append(pricing.link_energy(oi, -1, link_transfers(o, 1, boost0, prod, total, False)))
+        if latency:
+            for k, v in _array_link_columns(ctx, o, prod, False).items():
+                lat_cols.setdefault(k, []).append(v)
+    free = tuple(i in ir_coords for i in range(len(sp.coords)))
+    columns = {"energy": tuple(energy), **{k: tuple(v) for k, v in lat_cols.items()}}
+    return 0, ChainElement(PREFIX, oi, -1, tuple(rows), columns, free), {}
+
+
 def formulate(ctx: LayerContext, latency: bool = False, ordering: TemporalOrdering | None = None) -> TemporalFormulation:
     """Build the tile-chain formulation of ``ctx``; with ``latency`` also the boundary elements, latency
     columns and structure of the uniform latency model; with a partial user ``ordering`` the blocks its
@@ -464,33 +552,8 @@ def formulate(ctx: LayerContext, latency: bool = False, ordering: TemporalOrderi
     if latency and (cpo != int(cpo) or cpo < 1):
         raise FormulationUnsupported(f"layer {layer.name}: {cpo} cycles per operation (not an integer) is not encoded by the exact latency model")
     sp = _space(ctx)
-    total = ctx.total_cycles
     classes = [_classes(o, sp.coords) for o in ctx.operands]
-
-    costs = [[(_cost(r), _cost(w)) for r, w in o.costs] for o in ctx.operands]
-    scale = 1
-    for cs in costs:
-        for r, w in cs:
-            scale = math.lcm(scale, r.denominator, w.denominator)
-    int_costs = [[(int(r * scale), int(w * scale)) for r, w in cs] for cs in costs]
-
-    def words(oi: int, level: int, direction: int, transfer) -> int:
-        o = ctx.operands[oi]
-        w = transfer_words(o, level, direction, transfer)
-        if w is None:
-            raise port_missing(ctx, o, level, direction)
-        return w
-
-    def link_energy(oi: int, link: int, ends) -> int:
-        """Scaled energy of the four ends of one link (upper level's rd_down/wr_up, lower level's rd_up/wr_down)."""
-        rd_down, wr_up, rd_up, wr_down = ends
-        r_up, w_up = int_costs[oi][link + 1]
-        e = r_up * words(oi, link + 1, RD_DOWN, rd_down) + w_up * words(oi, link + 1, WR_UP, wr_up)
-        if link >= 0:
-            r_lo, w_lo = int_costs[oi][link]
-            e += r_lo * words(oi, link, RD_UP, rd_up) + w_lo * words(oi, link, WR_DOWN, wr_down)
-        return e
-
+    pricing = _Pricing.of(ctx)
     elements: list[ChainElement] = []
     operand_elements: list[tuple[int, ...]] = []
     prefix_element: list[int | None] = []
@@ -498,59 +561,21 @@ def formulate(ctx: LayerContext, latency: bool = False, ordering: TemporalOrderi
     # per (operand, level): per row of the full space, the columns of the cut element before filtering
     full_cols: dict[tuple[int, int], dict[str, list[int]]] = {}
     link_consts: dict[tuple[int, int], dict[str, int]] = {}
-    all_rows = range(len(sp.tiles))
     for oi, o in enumerate(ctx.operands):
-        n_lv = len(o.chain)
-        cls = classes[oi]
-        ir_coords = [i for i, c in enumerate(cls) if c == IRRELEVANT]
-        spatial_psum_frac = [any(o.spatial_ir_frac[m + 1 :]) for m in range(n_lv + 1)]
-        spatial_psum_int = [any(o.spatial_ir_int[m + 1 :]) for m in range(n_lv + 1)]
         ids = []
-        for m in range(n_lv - 1):
-            cols: dict[str, list[int]] = {"energy": [], "ir_left": [], "elements": []}
-            elems: list[Fraction] = []
-            for row, t, prod in zip(sp.tiles, sp.extents, sp.products):
-                left = any(row[i] < sp.max_exp[i] for i in ir_coords)
-                data = round(tile_elements(o, layer, t, o.spatial_frac.cum_extent[m]))
-                ends = link_transfers(o, data, o.spatial_frac.boost[m + 1], prod, total, o.is_output and (left or spatial_psum_frac[m + 1]))
-                cols["energy"].append(link_energy(oi, m, ends))
-                cols["ir_left"].append(int(left))
-                elems.append(_exact(tile_elements(o, layer, t, o.spatial_frac.cum_extent[m])))
-                if latency:
-                    _latency_columns(cols, ctx, o, m, t, prod, left, spatial_psum_frac, spatial_psum_int)
-            full_cols[(oi, m)] = cols
+        for m in range(len(o.chain) - 1):
+            full_cols[(oi, m)], elems = _cut_table(ctx, sp, pricing, oi, m, latency)
             ids.append(len(elements))
             # placeholder: the rows are filtered by capacity below
             elements.append(ChainElement(CUT, oi, m, None, {"_elements": tuple(elems)}, tuple(True for _ in sp.coords)))  # type: ignore[arg-type]
         operand_elements.append(tuple(ids))
-        # level -1: transfers between the innermost level and the array
-        boost0 = o.spatial_frac.boost[0]
-        if o.is_output:
-            psum0 = bool(ir_coords) or spatial_psum_frac[0]
-            constant += link_energy(oi, -1, link_transfers(o, 1, boost0, 1, total, psum0))
-            prefix_element.append(None)
-            if latency:
-                link_consts[(oi, -1)] = _array_link_columns(ctx, o, 1, bool(ir_coords) or spatial_psum_int[0])
-        elif ir_coords:
-            rows, energy = [], []
-            lat_cols: dict[str, list[int]] = {}
-            for r, (row, prod) in enumerate(zip(sp.tiles, sp.products)):
-                if any(row[i] for i in range(len(sp.coords)) if i not in ir_coords):
-                    continue
-                rows.append(r)
-                energy.append(link_energy(oi, -1, link_transfers(o, 1, boost0, prod, total, False)))
-                if latency:
-                    for k, v in _array_link_columns(ctx, o, prod, False).items():
-                        lat_cols.setdefault(k, []).append(v)
-            prefix_element.append(len(elements))
-            free = tuple(i in ir_coords for i in range(len(sp.coords)))
-            columns = {"energy": tuple(energy), **{k: tuple(v) for k, v in lat_cols.items()}}
-            elements.append(ChainElement(PREFIX, oi, -1, tuple(rows), columns, free))
-        else:
-            constant += link_energy(oi, -1, link_transfers(o, 1, boost0, 1, total, False))
-            prefix_element.append(None)
-            if latency:
-                link_consts[(oi, -1)] = _array_link_columns(ctx, o, 1, False)
+        energy, prefix, consts = _array_link(ctx, sp, pricing, oi, latency)
+        constant += energy
+        if consts:
+            link_consts[(oi, -1)] = consts
+        prefix_element.append(len(elements) if prefix is not None else None)
+        if prefix is not None:
+            elements.append(prefix)
 
     # capacity: which rows of each cut can be chosen at all, and the per-memory groups
     groups, reasons, keep = _capacity(ctx, sp, elements, operand_elements)
@@ -582,7 +607,7 @@ def formulate(ctx: LayerContext, latency: bool = False, ordering: TemporalOrderi
         prefix_element=tuple(prefix_element),
         above=above,
         constant_energy=constant,
-        cost_scale=scale,
+        cost_scale=pricing.scale,
         capacity=groups,
         latency=structure,
         infeasible="; ".join(reasons),
@@ -877,7 +902,6 @@ def _latency_structure(ctx, sp, classes, elements, operand_elements, prefix_elem
         if not port_ends:
             continue
         one_shot = any(max(column_values(li, "one_shot")) for li, ei in port_ends if ends_of[li][ei].record)
-        always_full = any(links[li].always_full and any(not ends_of[li][ei].conditional for l2, ei in port_ends if l2 == li) for li in anchors)
         ports.append(PortPlan(pi, port.name, port.bw_max, shared, tuple(anchors), tuple(port_ends), bool(one_shot)))
     links = [Link(lk.operand, lk.index, lk.element, lk.const, tuple(ends_of.get(li, ())), lk.db, lk.run, lk.always_full) for li, lk in enumerate(links)]
     scale = 1

@@ -16,7 +16,6 @@ Pareto walk) and certifies every solution against the cost model.
 from __future__ import annotations
 
 import itertools
-import math
 
 from ortools.sat.python import cp_model
 
@@ -265,13 +264,25 @@ class ChainModel:
         return self.x[e]
 
     def _latency(self):
-        form = self.form
-        lat: LatencyStructure = form.latency  # type: ignore[assignment]
-        m = self.m
-        T, cpo = lat.total, lat.cycles_per_op
-        n_c = len(form.coords)
+        """The Lambda-scaled latency (spec 6): its terms stated one concern at a time."""
+        lat: LatencyStructure = self.form.latency  # type: ignore[assignment]
+        self._stationarity()
+        topr, topir = self._runs()
+        db_flag = self._double_buffering(topr)
+        info = self._windows(topir, db_flag)
+        ss_total, ss_total_hi, ends_real = self._port_stalls(info)
+        self.stall = ss_total
+        records = self._records(info, ends_real, ss_total_hi)
+        onload, offload = self._loading(records)
+        self.onload, self.offload = onload, offload
+        lam = lat.scale
+        return lam * (lat.total * lat.cycles_per_op + lat.drain) + lam * ss_total + onload + offload
 
-        # stationarity: the loop directly above each cut (prefix) is not irrelevant to the operand
+    def _stationarity(self) -> None:
+        """The loop directly above each cut (and after each irrelevant prefix) is not irrelevant to the operand."""
+        form = self.form
+        m = self.m
+        n_c = len(form.coords)
         for base, a in form.above.items():
             el = form.elements[base]
             cls = form.classes[el.operand]
@@ -281,7 +292,11 @@ class ChainModel:
                     m.add(self.x[a][i] == self.x[base][i])
             m.add(sum(diff) == 1 - self.col(base, "one_shot"))
 
-        # top runs of the levels: class, start, the loop below the start
+
+    def _runs(self) -> tuple[dict, dict]:
+        """``topr`` and ``topir`` of every level whose top run matters (spec 3.4)."""
+        form = self.form
+        lat: LatencyStructure = form.latency  # type: ignore[assignment]
         topr: dict[tuple[int, int], object] = {}
         topir: dict[tuple[int, int], object] = {}
         for run in lat.runs:
@@ -289,7 +304,13 @@ class ChainModel:
             topr[(run.operand, run.level)] = tr
             topir[(run.operand, run.level)] = ti
 
-        # double buffering (spec 6.2): effective bits, group sums, ZigZag's priority order
+        return topr, topir
+
+    def _double_buffering(self, topr: dict) -> dict:
+        """ZigZag's double-buffer flags (spec 6.2): effective bits, group sums, priority in operand order."""
+        form = self.form
+        lat: LatencyStructure = form.latency  # type: ignore[assignment]
+        m = self.m
         db_flag: dict[tuple[int, int], object] = {}
         for g in lat.db_groups:
             effs = []
@@ -320,7 +341,15 @@ class ChainModel:
                 m.add(nxt == acc).only_enforce_if(grow.Not())
                 acc = nxt
 
-        # per link: period, period count, window (spec 6.3)
+        return db_flag
+
+    def _windows(self, topir: dict, db_flag: dict) -> list[dict]:
+        """Per link: period, period count, and the updating window (the whole period when double-buffered or
+        when the top run is not irrelevant, else ``period / topir``; spec 6.3)."""
+        form = self.form
+        lat: LatencyStructure = form.latency  # type: ignore[assignment]
+        m = self.m
+        T = lat.total
         info = []
         for li, lk in enumerate(lat.links):
             def c(name: str, lk=lk):
@@ -339,14 +368,21 @@ class ChainModel:
                 m.add_division_equality(win, period, eff)
             info.append({"period": period, "nm1": nm1, "one_shot": one_shot, "full": full, "win_n": win_n, "win": win, "c": c})
 
-        # per port: stall/slack with the window union (spec 6.4)
+        return info
+
+    def _port_stalls(self, info: list[dict]):
+        """Per port, stall/slack with the window union (spec 6.4); the total and, for a relaxed union, its upper
+        value (the one the surplus of one-shot transfers may use)."""
+        form = self.form
+        lat: LatencyStructure = form.latency  # type: ignore[assignment]
+        T, cpo = lat.total, lat.cycles_per_op
         ss_ports, ss_ports_hi = [], []
         ends_real: dict[tuple[int, int], object] = {}
         for port in lat.ports:
             pos_terms, busy_terms = [], []
             present_of: dict[int, list] = {}
             for li, ei in port.ends:
-                lk, end, inf = lat.links[li], lat.links[li].ends[ei], info[li]
+                end, inf = lat.links[li].ends[ei], info[li]
                 real = inf["c"](f"{end.name}_real")
                 busy = inf["c"](f"{end.name}_busy")
                 present = inf["c"](f"{end.name}_present") if end.conditional else 1
@@ -377,9 +413,16 @@ class ChainModel:
         # the surplus of one-shot transfers grows with the stall: relaxed, it takes the stall's upper value
         # (never an underestimated stall in the surplus, design note pitfall 6)
         ss_total_hi = ss_total if ss_ports_hi == ss_ports else self._max([0, *ss_ports_hi], 0, hi_ss)
-        self.stall = ss_total
 
-        # one-shot records and reduce_ordered (spec 6.5), scaled by Lambda
+        return ss_total, ss_total_hi, ends_real
+
+    def _records(self, info: list[dict], ends_real: dict, ss_total_hi):
+        """One-shot records with an exact ``reduce_ordered`` and the periodic ones (spec 6.5), scaled by Lambda."""
+        form = self.form
+        lat: LatencyStructure = form.latency  # type: ignore[assignment]
+        m = self.m
+        T, cpo = lat.total, lat.cycles_per_op
+        hi_ss = _hi(ss_total_hi)
         lam = lat.scale
         t_comp = T * cpo + ss_total_hi
         records: dict[tuple[int, int], object] = {}
@@ -428,6 +471,12 @@ class ChainModel:
                     red = self._select(shot, red, 0, 0, lam * _hi(gap))
                 records[key] = self._as_var(lam * real - red, 0, lam * _hi(real))
 
+        return records
+
+    def _loading(self, records: dict):
+        """On-loading (the inputs' memory-to-memory links) and off-loading (the output's), spec 6.5."""
+        form = self.form
+        lat: LatencyStructure = form.latency  # type: ignore[assignment]
         def rec(key):
             return 0 if key is None else records[key]
 
@@ -458,8 +507,7 @@ class ChainModel:
         else:
             onload = 0
         offload = sum(self._max([rec(a), rec(b)], 0, max(rec_hi(a), rec_hi(b))) for a, b in lat.offload)
-        self.onload, self.offload = onload, offload
-        return lam * (T * cpo + lat.drain) + lam * ss_total + onload + offload
+        return onload, offload
 
     def _run(self, run: RunRef):
         """``topr`` and ``topir`` of one level from its BELOW / RUN / RUN_BELOW elements."""

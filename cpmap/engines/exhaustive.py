@@ -187,6 +187,111 @@ def _operand_vectors(
 # --------------------------------------------------------------------------------------------------------
 
 
+class _Enumeration:
+    """The state of one enumeration: the incumbent, the counters, and what the bounds need."""
+
+    def __init__(self, ctx: LayerContext, objective: str, cutoff: float | None, canonical: bool, prune: bool, visit, space: SpaceSize):
+        self.ctx, self.objective, self.cutoff, self.canonical, self.visit = ctx, objective, cutoff, canonical, visit
+        self.operands = ctx.operands
+        # memories holding several operands of this layer: checked jointly on the product
+        holders: dict[int, int] = {}
+        for o in self.operands:
+            for mem in o.chain:
+                holders[mem.index] = holders.get(mem.index, 0) + 1
+        shared = [mem for mem in ctx.accelerator.memories if holders.get(mem.index, 0) > 1]
+        self.shared_pos = {mem.index: i for i, mem in enumerate(shared)}
+        self.shared_size = [mem.size for mem in shared]
+        self.bnb = prune and objective in ("energy", "edp")
+        # latency >= T_tot + systolic drain (stall/slack, on- and off-loading are >= 0): the EDP bound's factor
+        self.lat_lb = latency_floor(ctx) if objective == "edp" else 1
+        self.res = ExhaustiveResult(None, None, space)
+        self.best_tm: TemporalMapping | None = None
+        self.best: CostResult | None = None
+        self.skipped = 0  # branches cut by the energy bound
+
+    def threshold(self) -> float:
+        """Objective value a combination must not exceed to matter: the incumbent's, or the cutoff."""
+        t = math.inf
+        if self.best is not None:
+            t = self.best.energy if self.objective == "energy" else self.best.energy * self.best.latency
+        return t if self.cutoff is None else min(t, self.cutoff)
+
+    def operand_energies(self, order, vecs) -> list[list[list[float]]]:
+        """Per operand and cut vector, its memory energy per level (it does not depend on the other operands)."""
+        base = {o.name: v[0][0] for o, v in zip(self.operands, vecs)}
+        energies = []
+        for o, v in zip(self.operands, vecs):
+            rows = []
+            for cuts, _ in v:
+                c = evaluate_temporal(self.ctx, TemporalMapping(order, dict(base, **{o.name: cuts})), detail=True)
+                self.res.evaluations += 1
+                rows.append([c.energy_breakdown[o.name][mem.name] for mem in o.chain])
+            energies.append(rows)
+        return energies
+
+    def order(self, order) -> None:
+        """Every feasible combination of per-operand cut vectors of one loop order."""
+        vecs = [_operand_vectors(self.ctx, o, order, self.shared_pos, self.canonical) for o in self.operands]
+        if not all(vecs):
+            return
+        self.res.orders_fitting += 1
+        self.res.cut_vectors += sum(len(v) for v in vecs)
+        n_ops = len(self.operands)
+        energies: list[list[list[float]]] | None = None
+        rest_min: list[float] = []
+        # worth one cost-model call per vector only when the product over operands is larger
+        if self.bnb and math.prod(len(v) for v in vecs) > sum(len(v) for v in vecs):
+            energies = self.operand_energies(order, vecs)
+            op_min = [min(sum(r) for r in rows) for rows in energies]
+            rest_min = [sum(op_min[i:]) for i in range(n_ops + 1)]
+        chosen = [0] * n_ops
+
+        def combos(i: int, used: list[float], partial: float) -> None:
+            """Depth-first over operands: shared-memory capacity on partial sums, energy bound."""
+            if i == n_ops:
+                self.leaf(order, vecs, chosen, energies, partial)
+                return
+            for j, (_, usage) in enumerate(vecs[i]):
+                new = [u + x if x else u for u, x in zip(used, usage)]
+                if any(u > s for u, s in zip(new, self.shared_size)):
+                    continue
+                nxt = partial
+                if energies is not None:
+                    for e in energies[i][j]:
+                        nxt += e
+                    # the other operands' minima are summed in another association: keep a slack
+                    if i + 1 < n_ops and (nxt + rest_min[i + 1] + self.ctx.mac_energy) * self.lat_lb > self.threshold() * (1 + _BOUND_SLACK):
+                        self.skipped += 1
+                        continue
+                chosen[i] = j
+                combos(i + 1, new, nxt)
+
+        combos(0, [0.0] * len(self.shared_size), 0)
+
+    def leaf(self, order, vecs, chosen: list[int], energies, partial: float) -> None:
+        """Cost the combination in ``chosen`` unless its exact energy already rules it out."""
+        ctx, lat_lb = self.ctx, self.lat_lb
+        if energies is not None:
+            # summed as the cost model sums it (operand by operand, level by level, from 0): exact
+            exact = partial + ctx.mac_energy
+            # latency >= lat_lb and rounding is monotone, so this is a true bound on the objective
+            if exact * lat_lb > self.threshold():
+                self.skipped += 1
+                return
+        tm = TemporalMapping(order, {o.name: vecs[i][chosen[i]][0] for i, o in enumerate(self.operands)})
+        cost = evaluate_temporal(ctx, tm, detail=False)
+        self.res.evaluations += 1
+        if self.visit is not None:
+            self.visit(tm, cost)
+        if energies is not None and (cost.energy != exact or cost.latency < lat_lb):
+            # the per-operand decomposition or the latency floor no longer holds: the bounds are unsafe
+            raise AssertionError(
+                f"bound check: per-operand energies sum to {exact} (cost model: {cost.energy}), latency {cost.latency} vs floor {lat_lb}"
+            )
+        if better(self.objective, cost, self.best):
+            self.best_tm, self.best = tm, cost
+
+
 def exhaustive_temporal(
     ctx: LayerContext,
     objective: str = "energy",
@@ -212,109 +317,15 @@ def exhaustive_temporal(
     space = search_space(ctx, ordering)
     if max_space is not None and space.total > max_space:
         raise SpaceTooLarge(ctx.layer.name, space.total, max_space)
-    operands = ctx.operands
-    n_ops = len(operands)
-    # memories holding several operands of this layer: checked jointly on the product
-    holders: dict[int, int] = {}
-    for o in operands:
-        for mem in o.chain:
-            holders[mem.index] = holders.get(mem.index, 0) + 1
-    shared = [mem for mem in ctx.accelerator.memories if holders.get(mem.index, 0) > 1]
-    shared_pos = {mem.index: i for i, mem in enumerate(shared)}
-    shared_size = [mem.size for mem in shared]
-    n_shared = len(shared)
-    bnb = prune and objective in ("energy", "edp")
-    # latency >= T_tot + systolic drain (stall/slack, on- and off-loading are >= 0): the EDP bound's factor
-    lat_lb = latency_floor(ctx) if objective == "edp" else 1
-
-    res = ExhaustiveResult(None, None, space)
-    best_tm: TemporalMapping | None = None
-    best: CostResult | None = None
-    skipped = 0  # branches cut by the energy bound
-
-    def threshold() -> float:
-        """Objective value a combination must not exceed to matter: the incumbent's, or the cutoff."""
-        t = math.inf
-        if best is not None:
-            t = best.energy if objective == "energy" else best.energy * best.latency
-        return t if cutoff is None else min(t, cutoff)
-
+    run = _Enumeration(ctx, objective, cutoff, canonical, prune, visit, space)
     orders = constrained_orders(list(space.factors), ordering) if ordering else multiset_permutations(list(space.factors))
     for order in orders:
-        vecs = [_operand_vectors(ctx, o, order, shared_pos, canonical) for o in operands]
-        if not all(vecs):
-            continue
-        res.orders_fitting += 1
-        res.cut_vectors += sum(len(v) for v in vecs)
-        # per operand and cut vector: its memory energy per level (independent of the other operands);
-        # worth one cost-model call per vector only when the product over operands is larger
-        energies: list[list[list[float]]] | None = None
-        rest_min: list[float] = []
-        if bnb and math.prod(len(v) for v in vecs) > sum(len(v) for v in vecs):
-            base = {o.name: v[0][0] for o, v in zip(operands, vecs)}
-            energies = []
-            for o, v in zip(operands, vecs):
-                rows = []
-                for cuts, _ in v:
-                    c = evaluate_temporal(ctx, TemporalMapping(order, dict(base, **{o.name: cuts})), detail=True)
-                    res.evaluations += 1
-                    rows.append([c.energy_breakdown[o.name][mem.name] for mem in o.chain])
-                energies.append(rows)
-            op_min = [min(sum(r) for r in rows) for rows in energies]
-            rest_min = [sum(op_min[i:]) for i in range(n_ops + 1)]
-        chosen = [0] * n_ops
-
-        def leaf(partial: float) -> None:
-            """Cost the combination in ``chosen`` unless its exact energy already rules it out."""
-            nonlocal best, best_tm, skipped
-            if energies is not None:
-                # summed as the cost model sums it (operand by operand, level by level, from 0): exact
-                exact = partial + ctx.mac_energy
-                # latency >= lat_lb and rounding is monotone, so this is a true bound on the objective
-                if exact * lat_lb > threshold():
-                    skipped += 1
-                    return
-            tm = TemporalMapping(order, {o.name: vecs[i][chosen[i]][0] for i, o in enumerate(operands)})
-            cost = evaluate_temporal(ctx, tm, detail=False)
-            res.evaluations += 1
-            if visit is not None:
-                visit(tm, cost)
-            if energies is not None and (cost.energy != exact or cost.latency < lat_lb):
-                # the per-operand decomposition or the latency floor no longer holds: the bounds are unsafe
-                raise AssertionError(
-                    f"bound check: per-operand energies sum to {exact} (cost model: {cost.energy}), "
-                    f"latency {cost.latency} vs floor {lat_lb}"
-                )
-            if better(objective, cost, best):
-                best_tm, best = tm, cost
-
-        def combos(i: int, used: list[float], partial: float) -> None:
-            """Depth-first over operands: shared-memory capacity on partial sums, energy bound."""
-            nonlocal skipped
-            if i == n_ops:
-                leaf(partial)
-                return
-            for j, (_, usage) in enumerate(vecs[i]):
-                new = [u + x if x else u for u, x in zip(used, usage)]
-                if any(u > s for u, s in zip(new, shared_size)):
-                    continue
-                nxt = partial
-                if energies is not None:
-                    for e in energies[i][j]:
-                        nxt += e
-                    # the other operands' minima are summed in another association: keep a slack
-                    if i + 1 < n_ops and (nxt + rest_min[i + 1] + ctx.mac_energy) * lat_lb > threshold() * (1 + _BOUND_SLACK):
-                        skipped += 1
-                        continue
-                chosen[i] = j
-                combos(i + 1, new, nxt)
-
-        combos(0, [0.0] * n_shared, 0)
-
+        run.order(order)
+    res, best_tm, best = run.res, run.best_tm, run.best
     # Skipped branches have objective values above the threshold of their time (the incumbent's or the
     # cutoff). A winner at or below the cutoff is therefore optimal; above it (or none with something
     # skipped) only "nothing reaches the cutoff" is proven.
-    if cutoff is not None and skipped and (best is None or objective_value(objective, best) > cutoff):
+    if cutoff is not None and run.skipped and (best is None or objective_value(objective, best) > cutoff):
         res.pruned = True
         best_tm = best = None
     if best_tm is not None:
@@ -326,7 +337,7 @@ def exhaustive_temporal(
         "orders_fitting": res.orders_fitting,
         "cut_vectors": res.cut_vectors,
         "evaluations": res.evaluations,
-        "skipped": skipped,
+        "skipped": run.skipped,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return res
