@@ -1,7 +1,7 @@
 """``cpmap pareto``: the exact energy-latency Pareto front of every layer and of the network.
 
 Per layer and spatial candidate, the exact engine walks the front from the energy end
-(:func:`cpmap.engines.cpsat.pareto_walk`): each point minimises the energy among the mappings strictly
+(:func:`cpmap.engines.cpsat.pareto_front`): each point minimises the energy among the mappings strictly
 faster than the previous point, then the latency among the mappings of that energy; both are proven, so
 every non-dominated (energy, latency) pair of the candidate's mapping space is found, each with a mapping.
 The layer's front is the non-dominated union over its candidates (the same spatial candidates as
@@ -22,7 +22,7 @@ from .api import Problem
 from .cost.model import CostResult, prepare
 from .engines.base import EngineOptions
 from .engines.certificate import formulation_or_result
-from .engines.cpsat import Deadline, pareto_walk
+from .engines.cpsat import Deadline, pareto_front
 from .mapping import Mapping
 from .result import mapping_to_json
 from .ordering import ordering_for_layer
@@ -86,16 +86,9 @@ def layer_front(task: tuple) -> LayerFront:
                 messages.append(f"spatial mapping {sm.as_dict()}: {r.status}: {r.message}")
             notes.append(f"spatial {sm.as_dict()}: {r.status}")
             continue
-        walk = pareto_walk(form, Deadline(options.time_limit))
-        found = 0
-        while True:
-            try:
-                p = next(walk)
-            except StopIteration as done:
-                finished = bool(done.value)
-                break
-            found += 1
-            points.append(FrontPoint(p.cost.energy, p.cost.latency, Mapping(sm, p.temporal, links), p.cost))
+        walk, finished = pareto_front(form, Deadline(options.time_limit))
+        found = len(walk)
+        points += [FrontPoint(p.cost.energy, p.cost.latency, Mapping(sm, p.temporal, links), p.cost) for p in walk]
         complete = complete and finished
         if not finished:
             messages.append(f"spatial mapping {sm.as_dict()}: the walk did not finish within the time limit")

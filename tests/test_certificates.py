@@ -13,8 +13,10 @@ import pytest
 
 import cpmap.engines.certificate as certificate
 from cpmap.api import load_problem
+from cpmap.bounds import energy_floor
+from cpmap.cost.context import prepare
 from cpmap.formulation import FormulationTooLarge
-from cpmap.solve import SolveOptions, solve_problem
+from cpmap.solve import SolveOptions, solve_problem, spatial_candidates
 from cpmap.status import Status
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +57,8 @@ def test_a_candidate_too_large_to_build_voids_optimality(monkeypatch: pytest.Mon
 
 
 def test_every_candidate_refused_falls_back_to_loma_with_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No candidate searched: LOMA's mapping, status feasible, and the bound is each candidate's floor
-    (MAC energy), never "infeasible" and never "optimal"."""
+    """No candidate searched: LOMA's mapping, status feasible, and the bound is the lowest of the candidates'
+    floors (:mod:`cpmap.bounds`), never "infeasible" and never "optimal"."""
 
     def always(ctx, **kwargs):
         raise FormulationTooLarge("forced: tables too large")
@@ -66,7 +68,15 @@ def test_every_candidate_refused_falls_back_to_loma_with_the_floor(monkeypatch: 
     r = solve_problem(problem, SolveOptions(engine="cpsat", nb_spatial_mappings=3), [LAYER]).layers[0]
     loma = solve_problem(problem, SolveOptions(engine="loma", nb_spatial_mappings=3), [LAYER]).layers[0]
     assert r.status == Status.FEASIBLE and "forced" in r.message
-    assert r.energy == loma.energy and r.bound == pytest.approx(r.cost.mac_energy)
+    assert r.energy == loma.energy
+    options = SolveOptions(engine="cpsat", nb_spatial_mappings=3)
+    layer = next(la for la in problem.layers if la.name == LAYER)
+    links = dict(problem.constraints(layer).operand_links)
+    floors = [energy_floor(prepare(layer, problem.accelerator, sm, links)) for sm in spatial_candidates(problem, layer, options)]
+    assert len(floors) == 3
+    assert r.bound == pytest.approx(min(floors))
+    # the floor is at least the MAC energy and no more than the mapping returned
+    assert r.cost.mac_energy <= r.bound < r.energy
 
 
 def test_exhaustive_refusing_every_candidate_is_skipped() -> None:

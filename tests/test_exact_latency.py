@@ -27,7 +27,7 @@ from cpmap.cost.capacity import capacity_violations
 from cpmap.cost.model import LayerContext, evaluate_temporal, prepare
 from cpmap.engines.allocator import AllocationError, allocate
 from cpmap.engines.base import EngineOptions
-from cpmap.engines.cpsat import Deadline, cpsat, pareto_walk
+from cpmap.engines.cpsat import Deadline, cpsat, pareto_front
 from cpmap.engines.cpsat_model import ChainModel
 from cpmap.engines.exhaustive import exhaustive_temporal, search_space, temporal_factors
 from cpmap.engines.loma import multiset_permutations
@@ -152,14 +152,7 @@ def _front(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def _check_against_enumeration(ctx: LayerContext, engine_calls: bool) -> dict:
     pairs = _enumerate(ctx)
     form = formulate(ctx, latency=True)
-    walk = pareto_walk(form, Deadline(None))
-    points = []
-    while True:
-        try:
-            points.append(next(walk))
-        except StopIteration as done:
-            complete = done.value
-            break
+    points, complete = pareto_front(form, Deadline(None))
     if not pairs:
         assert form.infeasible or (complete and not points)
         return {"points": 0}

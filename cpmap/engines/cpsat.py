@@ -7,7 +7,7 @@ whose every solution is decoded, re-costed by the cost model and compared (:func
 * ``energy``: minimise the energy on the small energy-only model (``E*``), then the latency among the
   mappings of energy ``E*`` on the latency model (ZigZag's tie rule, proven);
 * ``latency``: minimise the latency (``L*``), then the energy among the mappings of latency ``L*``;
-* ``edp``: the Pareto walk from the energy end (:func:`pareto_walk`) until no later point can beat the
+* ``edp``: the Pareto walk from the energy end (:func:`pareto_front`) until no later point can beat the
   best product: a point of energy at least ``E_next`` and latency at least ``L*`` has ``EDP >= E_next L*``;
 * the front itself (``cpmap pareto``): every point of the walk, each a proven lexicographic optimum.
 
@@ -187,36 +187,35 @@ def _valid(form: TemporalFormulation, tm: TemporalMapping) -> bool:
     return not capacity_violations(form.ctx, tm) and form.encode(tm) is not None
 
 
-def pareto_walk(form: TemporalFormulation, deadline: Deadline, stop=None):
-    """Yield the energy-latency Pareto front from the energy end: each point minimises the energy among the
-    mappings faster than the previous point, then the latency among those of that energy (both proven).
+def pareto_front(form: TemporalFormulation, deadline: Deadline, stop=None) -> tuple[list[Point], bool]:
+    """The energy-latency Pareto front from the energy end: each point minimises the energy among the mappings
+    faster than the previous point, then the latency among those of that energy (both proven).
 
-    ``stop(next_energy)`` may end the walk early (EDP: no later point can win). Returns (via
-    ``StopIteration.value``) whether the front is complete (proven).
+    ``stop(next_energy, points)`` may end the walk early (EDP: no later point can win). Returns the points and
+    whether the front is complete (proven).
     """
     model = ChainModel(form, latency=True)
-    previous: Point | None = None
+    points: list[Point] = []
     while True:
-        if previous is None:
+        if not points:
             # the energy end: the small energy-only model proves E* fastest
             first = _minimise(ChainModel(form, latency=False), "energy", deadline)
         else:
-            first = _minimise(model, "energy", deadline, None, previous.temporal)
+            first = _minimise(model, "energy", deadline, None, points[-1].temporal)
         if first.infeasible:
-            return True
+            return points, True
         if not first.proven or first.point is None:
-            return False
-        if stop is not None and stop(first.point.energy):
-            return True
+            return points, False
+        if stop is not None and stop(first.point.energy, points):
+            return points, True
         tie = model.m.new_bool_var("tie")
         model.m.add(model.energy <= energy_limit(form, first.point.energy)).only_enforce_if(tie)
         second = _minimise(model, "latency", deadline, None, None, (tie,), witness=first.point.temporal)
         if not second.proven or second.point is None:
-            return False
-        yield second.point
-        previous = second.point
+            return points, False
+        points.append(second.point)
         # every later point is strictly faster (latencies are multiples of 1/Lambda)
-        model.m.add(model.latency <= latency_limit(form, previous.latency) - 1)
+        model.m.add(model.latency <= latency_limit(form, second.point.latency) - 1)
 
 
 def cpsat(ctx: LayerContext, options: EngineOptions) -> EngineResult:
@@ -299,30 +298,17 @@ def _edp(form: TemporalFormulation, deadline: Deadline, options: EngineOptions, 
     if not fastest.proven or fastest.point is None:
         return EngineResult(Status.UNKNOWN, message="no latency floor within the time limit")
     l_min = fastest.point.latency
-    best: Point | None = None
     cutoff = Fraction(options.cutoff) if options.cutoff is not None else None
 
-    def stop(next_energy: Fraction) -> bool:
-        target = min(x for x in (best_edp(), cutoff) if x is not None) if (best or cutoff is not None) else None
-        return target is not None and next_energy * l_min >= target
+    def stop(next_energy: Fraction, points: list[Point]) -> bool:
+        # every later point has energy >= next_energy and latency >= l_min
+        targets = [p.energy * p.latency for p in points] + ([cutoff] if cutoff is not None else [])
+        return bool(targets) and next_energy * l_min >= min(targets)
 
-    def best_edp() -> Fraction | None:
-        return None if best is None else best.energy * best.latency
-
-    walk = pareto_walk(form, deadline, stop)
-    points = 0
-    e_min: Fraction | None = None
-    while True:
-        try:
-            p = next(walk)
-        except StopIteration as done:
-            complete = bool(done.value)
-            break
-        points += 1
-        e_min = p.energy if e_min is None else e_min
-        if best is None or p.energy * p.latency < best.energy * best.latency:
-            best = p
-    stats["front_points"] = points
+    front, complete = pareto_front(form, deadline, stop)
+    best = min(front, key=lambda p: p.energy * p.latency) if front else None
+    e_min = front[0].energy if front else None
+    stats["front_points"] = len(front)
     if best is None:
         if complete and cutoff is not None:
             return EngineResult(Status.PRUNED, bound=float(cutoff), message="cannot beat the best spatial mapping so far")
