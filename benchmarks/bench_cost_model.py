@@ -47,7 +47,7 @@ def main() -> None:
     print(f"{'accelerator':16s} {'mappings':>8s} {'cpmap eval/s':>13s} {'zigzag eval/s':>14s} {'ratio':>7s}")
     for name in args.accelerator or list(ACCELERATORS):
         hw, mp = ACCELERATORS[name]
-        problem = load_problem(zz / "workload" / "resnet18.onnx", zz / "hardware" / hw, zz / "mapping" / mp)
+        problem = load_problem(zz / "workload" / "resnet18.onnx", zo.cpmap_readable(zz / "hardware" / hw), zz / "mapping" / mp)
         zz_layers = zo.zigzag_layers_from_onnx(str(zz / "workload" / "resnet18.onnx"), str(zz / "mapping" / mp))
         # ZigZag's own spatial choices for the layers (the fixtures of the parity tests)
         fixture = json.loads((FIXTURES / f"{name}__resnet18__latency.json").read_text())

@@ -23,8 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from cpmap.api import load_problem
-from cpmap.solve import SolveOptions, solve_problem
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import zigzag_oracle as zo  # noqa: E402
+
+from cpmap.api import load_problem  # noqa: E402
+from cpmap.solve import SolveOptions, solve_problem  # noqa: E402
 
 ACCELERATORS = {
     "tpu_like": ("tpu_like.yaml", "tpu_like.yaml"),
@@ -64,7 +67,7 @@ def run_zigzag(workload: Path, hw: Path, mp: Path, objective: str) -> dict[str, 
 
 def run_cpmap(workload: Path, hw: Path, mp: Path, objective: str, share: bool = True) -> dict[str, tuple[float, float]]:
     """cpmap's LOMA flow in this process, per layer name (energy, latency)."""
-    problem = load_problem(workload, hw, mp)
+    problem = load_problem(workload, zo.cpmap_readable(hw), mp)
     options = SolveOptions(engine="loma", objective=objective, lpf_limit=LPF_LIMIT, nb_spatial_mappings=NB_SPATIAL, jobs=1)
     if share:
         layers = solve_problem(problem, options).layers

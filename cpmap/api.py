@@ -10,18 +10,21 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .cost.model import evaluate, loop_products, prepare
+from .cost.model import evaluate, prepare
 from .engines.allocator import AllocationError, allocate
 from .errors import InputError
 from .hardware import Accelerator
 from .io.hardware_yaml import load_accelerator
 from .io.mapping_yaml import DEFAULT_MAPPING_FILE, MappingFile, load_mapping_yaml
+from .io.onnx_import import SkippedNode
 from .io.workloads import load_workload
 from .locality import WorkloadGraph, layer_accelerators, workload_graph
 from .mapping import Mapping, MappingConstraints, SpatialMapping
+from .ordering import ordering_for_layer
 from .result import LayerResult, RunResult, mapping_from_json, read_result_json
-from .spatial_generation import generate_spatial_mappings
-from .workload import Layer
+from .spatial_generation import check_constraints, generate_spatial_mappings
+from .status import Status
+from .workload import CANONICAL_DIMS, Layer
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,9 +35,12 @@ class Problem:
     accelerator: Accelerator
     mapping_file: MappingFile
     workload_name: str
-    notes: tuple[str, ...] = ()
+    #: the ONNX nodes that are not costed (reported, never silently dropped)
+    skipped_nodes: tuple[SkippedNode, ...] = ()
     #: the workload's layer graph (ZigZag's), for inter-layer data locality
     graph: WorkloadGraph | None = None
+    #: the hardware file, named by errors the cost model finds in it (e.g. a port missing for a layer)
+    accelerator_path: str | None = None
 
     def constraints(self, layer: Layer) -> MappingConstraints:
         return self.mapping_file.for_layer(layer)
@@ -45,12 +51,15 @@ class Problem:
         return tuple(dict.fromkeys(d for layer in self.layers for d in layer.loop_sizes))
 
 
-def load_problem(workload: str | Path, accelerator: str | Path, mapping: str | Path | None = None) -> Problem:
-    """Parse the three input files (any of them bad -> :class:`InputError`)."""
-    acc = load_accelerator(accelerator)
-    layers, notes = load_workload(workload)
+def load_problem(workload: str | Path, accelerator: str | Path | Accelerator, mapping: str | Path | None = None) -> Problem:
+    """Parse the three input files (any of them bad -> :class:`InputError`); ``accelerator`` may also be an
+    already loaded :class:`Accelerator`."""
+    acc = accelerator if isinstance(accelerator, Accelerator) else load_accelerator(accelerator)
+    layers, skipped = load_workload(workload)
     mf = load_mapping_yaml(mapping) if mapping is not None else DEFAULT_MAPPING_FILE
-    problem = Problem(tuple(layers), acc, mf, Path(workload).name, tuple(notes), workload_graph(workload, layers))
+    problem = Problem(
+        tuple(layers), acc, mf, Path(workload).name, tuple(skipped), workload_graph(workload, layers), str(accelerator)
+    )
     for layer in layers:
         _check_links(problem, layer, str(mapping) if mapping is not None else None)
     return problem
@@ -108,6 +117,9 @@ def fixed_spatial(problem: Problem, layer: Layer, constraints: MappingConstraint
     sm = constraints.spatial
     if sm is None:
         return None
+    # a mapping wrong for any layer is reported as such, not as "incomplete"
+    known = set(CANONICAL_DIMS) | set(layer.loop_sizes) | set(problem.workload_dims)
+    check_constraints(problem.accelerator, constraints, known, problem.mapping_file.path)
     defined = {ad for ad, _ in sm.unrollings}
     if not set(problem.accelerator.array.dimensions) <= defined:
         return None
@@ -131,14 +143,13 @@ def mapping_from_yaml(problem: Problem, layer: Layer) -> Mapping:
     if spatial is None:
         raise InputError(path, f"{c.name}.spatial_mapping", f"layer {layer.name}: not every array dim is given; use 'cpmap solve'")
     ctx = prepare(layer, problem.accelerator, spatial, c.operand_links)
-    order = tuple((d, s) for d, s in c.temporal_ordering if isinstance(s, int))
-    if len(order) != len(c.temporal_ordering) or loop_products(order) != ctx.temporal_sizes:
+    order = ordering_for_layer(c.temporal_ordering, layer).complete_order(ctx.temporal_sizes)
+    if order is None:
         raise InputError(
             path,
             f"{c.name}.temporal_ordering",
             f"layer {layer.name}: not a complete ordering of the temporal loops {ctx.temporal_sizes}; use 'cpmap solve'",
         )
-    order = tuple((d, s) for d, s in order if s > 1)
     try:
         tm = allocate(ctx, order)
     except AllocationError as exc:
@@ -165,23 +176,40 @@ def evaluate_problem(
         for i, e in enumerate(entries):
             if not isinstance(e, dict) or "mapping" not in e:
                 continue
-            by_name[e.get("name")] = (i, e)
+            name = e.get("name")
+            if name is not None and not isinstance(name, str):
+                raise InputError(mapping_json, f"layers[{i}].name", f"expected a layer name, got {name!r}")
+            if name in by_name:
+                raise InputError(mapping_json, f"layers[{i}].name", f"a second mapping for layer {name!r} (also layers[{by_name[name][0]}])")
+            by_name[name] = (i, e)
+        keys = {
+            layer.name: layer.name if layer.name in by_name else (None if None in by_name and len(selected) == 1 else layer.name)
+            for layer in selected
+        }
+        # a selected layer without a mapping would silently vanish from the totals
+        missing = [layer.name for layer in selected if keys[layer.name] not in by_name]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            problem_text = "no mapping for any selected layer of the workload" if len(missing) == len(selected) else (
+                f"no mapping for layer{'s' if len(missing) > 1 else ''} {shown}"
+            )
+            raise InputError(mapping_json, "layers", f"{problem_text}; choose the layers it maps with --layers")
         for layer in selected:
-            key = layer.name if layer.name in by_name else (None if None in by_name and len(selected) == 1 else layer.name)
-            if key not in by_name:
-                continue
-            i, e = by_name[key]
+            i, e = by_name[keys[layer.name]]
             c = problem.constraints(layer)
             lp = for_layer(problem, accs, layer)
-            m = mapping_from_json(e["mapping"], lp.accelerator, c.operand_links, layer.operands, mapping_json, f"layers[{i}].mapping")
-            results.append(_evaluate_one(layer, lp, m, mapping_json, f"layers[{i}].mapping"))
-        if not results:
-            raise InputError(mapping_json, "layers", "no mapping for any selected layer of the workload")
+            where = f"layers[{i}].mapping"
+            m = mapping_from_json(e["mapping"], lp.accelerator, c.operand_links, layer.operands, mapping_json, where)
+            for ad, dims in m.spatial.unrollings:
+                for ld, _ in dims:
+                    if ld not in layer.loop_sizes:
+                        raise InputError(mapping_json, f"{where}.spatial.{ad}.{ld}", f"layer {layer.name} has no dimension {ld}")
+            results.append(_evaluate_one(layer, lp, m, mapping_json, where))
     else:
         for layer in selected:
             lp = for_layer(problem, accs, layer)
             results.append(_evaluate_one(layer, lp, mapping_from_yaml(lp, layer), problem.mapping_file.path, "temporal_ordering"))
-    return RunResult(problem.accelerator.name, problem.workload_name, "energy", "evaluate", results)
+    return RunResult(problem.accelerator.name, problem.workload_name, "energy", "evaluate", results, problem.skipped_nodes)
 
 
 def _evaluate_one(layer: Layer, problem: Problem, mapping: Mapping, path: str | Path, where: str) -> LayerResult:
@@ -190,10 +218,12 @@ def _evaluate_one(layer: Layer, problem: Problem, mapping: Mapping, path: str | 
         cost = evaluate(layer, problem.accelerator, mapping)
     except ValueError as exc:
         raise InputError(path, where, f"layer {layer.name}: {exc}") from None
+    except InputError as exc:
+        raise with_accelerator_path(exc, problem) from None
     return LayerResult(
         name=layer.name,
         loop_sizes=dict(layer.loop_sizes),
-        status="evaluated",
+        status=Status.EVALUATED,
         mapping=mapping,
         cost=cost,
         solve_seconds=time.perf_counter() - t0,
@@ -205,6 +235,13 @@ def _evaluate_one(layer: Layer, problem: Problem, mapping: Mapping, path: str | 
 IMC_UNCOSTED_TYPES = ("Pooling", "Add")
 
 
+def with_accelerator_path(exc: InputError, problem: Problem) -> InputError:
+    """The cost model's error about a memory (``memories.<name>...``) names the hardware file it came from."""
+    if exc.path is None and (exc.field or "").startswith("memories.") and problem.accelerator_path is not None:
+        return InputError(problem.accelerator_path, exc.field, exc.problem)
+    return exc
+
+
 def _select(problem: Problem, names: list[str] | None) -> list[Layer]:
     if not names:
         selected = list(problem.layers)
@@ -213,7 +250,16 @@ def _select(problem: Problem, names: list[str] | None) -> list[Layer]:
         for n in names:
             if n not in known:
                 raise InputError(None, "--layers", f"unknown layer {n!r}")
+        if len(set(names)) != len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise InputError(None, "--layers", f"layer {twice!r} is listed twice")
         selected = [known[n] for n in names]
     if problem.accelerator.array.imc is not None:
         selected = [layer for layer in selected if layer.operator_type not in IMC_UNCOSTED_TYPES]
+        if not selected:
+            raise InputError(
+                None if names else problem.workload_name,
+                "--layers" if names else None,
+                f"no layer to cost: {', '.join(IMC_UNCOSTED_TYPES)} layers are not costed on an IMC accelerator",
+            )
     return selected

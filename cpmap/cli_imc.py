@@ -28,7 +28,7 @@ def imc(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
     output_dir: Optional[Path] = typer.Option(
-        None, "--output-dir", "-o", help="validate: folder for imc_validation.svg/.png/.csv (default: current folder)."
+        None, "--output-dir", "-o", help="validate: folder for imc_validation.png/.svg/.csv (default: current folder)."
     ),
     chips: Optional[Path] = typer.Option(None, "--chips", help="validate: chip data file (default: models/imc_chips/chips.yaml)."),
 ) -> None:
@@ -112,21 +112,20 @@ def format_macro_report(doc: dict[str, Any]) -> str:
 
 
 def _validate(json_out: bool, output_dir: Optional[Path], chips: Optional[Path]) -> None:
-    from .imc.validation import DEFAULT_CHIPS_FILE, format_table, load_chips, rows_to_json, svg_chart, validation_rows
-    from .imc.validation import write_csv, write_png_chart
+    from .imc.validation import DEFAULT_CHIPS_FILE, format_table, load_chips, rows_to_json, validation_rows, write_charts, write_csv
 
+    from .result import check_output_dir
+
+    out = Path(".") if output_dir is None else output_dir
     try:
+        check_output_dir(out, "--output-dir", ["imc_validation.svg", "imc_validation.csv", "imc_validation.png"])
         rows = validation_rows(load_chips(chips if chips is not None else DEFAULT_CHIPS_FILE))
     except CpmapError as exc:
         _fail(exc)
-    out = Path(".") if output_dir is None else output_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
-        svg = out / "imc_validation.svg"
-        svg.write_text(svg_chart(rows))
+        charts = write_charts(rows, out)
         write_csv(rows, out / "imc_validation.csv")
-        png = out / "imc_validation.png"
-        wrote_png = write_png_chart(rows, png)
     except OSError as exc:
         _fail(InputError(out, None, f"cannot write the chart: {exc.strerror or exc}"))
     if json_out:
@@ -134,4 +133,4 @@ def _validate(json_out: bool, output_dir: Optional[Path], chips: Optional[Path])
         return
     typer.echo(format_table(rows))
     typer.echo("")
-    typer.echo(f"wrote {svg}, {out / 'imc_validation.csv'}" + (f", {png}" if wrote_png else " (no PNG: matplotlib not installed)"))
+    typer.echo(f"wrote {', '.join(str(p) for p in charts)}, {out / 'imc_validation.csv'}")

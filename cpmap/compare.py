@@ -4,7 +4,7 @@ proven optimum?".
 Every engine maps every selected layer with the same inputs and settings; per layer the *reference* is the
 best proven optimum (an exact engine's ``optimal`` result) or, when no engine proved one, the best value
 found. Outputs: a CSV (one row per layer and engine, with the ratio to the reference), each engine's
-result JSON, and an SVG chart of the ratios.
+result JSON, and a chart of the ratios (PNG and SVG).
 """
 
 from __future__ import annotations
@@ -16,14 +16,26 @@ from dataclasses import replace
 from pathlib import Path
 
 from .api import Problem
-from .plot import grouped_bars
+from .plot import grouped_bars, save_figure
 from .result import RunResult, run_to_json, write_json_atomic, write_text_atomic
 from .solve import SolveOptions, solve_problem
+from .status import Status
 
 
-def compare_problem(problem: Problem, engines: list[str], options: SolveOptions, layer_names: list[str] | None = None, progress=None) -> dict[str, RunResult]:
-    """Run each engine (in the given order) on the same problem and settings."""
-    return {e: solve_problem(problem, replace(options, engine=e), layer_names, progress) for e in engines}
+def compare_problem(
+    problem: Problem,
+    engines: list[str],
+    options: SolveOptions,
+    layer_names: list[str] | None = None,
+    progress=None,
+    child_processes: bool = False,
+) -> dict[str, RunResult]:
+    """Run each engine (in the given order) on the same problem and settings (``child_processes``: see
+    :func:`cpmap.solve.solve_problem`)."""
+    return {
+        e: solve_problem(problem, replace(options, engine=e), layer_names, progress, child_processes=child_processes)
+        for e in engines
+    }
 
 
 def reference_values(runs: dict[str, RunResult]) -> list[tuple[float | None, bool]]:
@@ -31,7 +43,7 @@ def reference_values(runs: dict[str, RunResult]) -> list[tuple[float | None, boo
     out = []
     n = len(next(iter(runs.values())).layers)
     for i in range(n):
-        proven = [r.layers[i].objective_value for r in runs.values() if r.layers[i].status == "optimal"]
+        proven = [r.layers[i].objective_value for r in runs.values() if r.layers[i].status == Status.OPTIMAL]
         found = [r.layers[i].objective_value for r in runs.values() if r.layers[i].objective_value is not None]
         if proven:
             out.append((min(proven), True))
@@ -85,7 +97,7 @@ def summary(runs: dict[str, RunResult]) -> str:
 
 
 def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) -> list[Path]:
-    """compare.csv, <engine>.json per engine, compare.svg in ``outdir`` (each written atomically)."""
+    """compare.csv, <engine>.json per engine, compare.png and compare.svg in ``outdir`` (each written atomically)."""
     outdir.mkdir(parents=True, exist_ok=True)
     rows = comparison_rows(runs)
     buf = io.StringIO()
@@ -103,14 +115,12 @@ def write_outputs(runs: dict[str, RunResult], problem: Problem, outdir: Path) ->
     first = next(iter(runs.values()))
     names = [lr.name for lr in first.layers]
     series = [(e, [r["ratio_to_reference"] for r in rows if r["engine"] == e]) for e in runs]
-    svg = grouped_bars(
+    fig = grouped_bars(
         f"{first.workload} on {first.accelerator}: {first.objective} / reference (1 = proven optimum)",
         names,
         series,
         f"{first.objective} / reference",
         reference=1.0,
     )
-    svg_path = outdir / "compare.svg"
-    write_text_atomic(svg_path, svg)
-    written.append(svg_path)
+    written += save_figure(fig, outdir / "compare")
     return written

@@ -19,6 +19,13 @@ class InputError(CpmapError):
         where = ": ".join(x for x in (self.path, field) if x)
         super().__init__(f"{where}: {problem}" if where else problem)
 
+    def __reduce__(self):
+        # errors raised in worker processes travel back pickled; the default rebuilds from the message alone
+        return (type(self), (self.path, self.field, self.problem))
 
-class InfeasibleError(CpmapError):
-    """A layer cannot be mapped onto the accelerator (no mapping fits the memories)."""
+
+class EngineRefusal(CpmapError):
+    """An engine declines one candidate (space or tables too large, a cost term it does not encode).
+
+    Never a proof: the driver reports the candidate as ``skipped`` and keeps the layer's certificate open.
+    """

@@ -238,3 +238,7 @@ class Accelerator:
     @cached_property
     def memory_by_name(self) -> dict[str, MemoryLevel]:
         return {m.name: m for m in self.memories}
+
+    def instances(self, mem: MemoryLevel) -> int:
+        """Copies of a memory level on the array: the product of the sizes of the array dims it does not serve."""
+        return math.prod(s for d, s in self.array.size_of.items() if d not in mem.served_dimensions)

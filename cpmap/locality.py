@@ -154,15 +154,6 @@ class LocalityPlan:
     weight_level: int
 
 
-def _instances(accelerator: Accelerator, mem: MemoryLevel) -> int:
-    """Copies of a memory level on the array: the product of the array dims it does not serve."""
-    n = 1
-    for d, s in accelerator.array.size_of.items():
-        if d not in mem.served_dimensions:
-            n *= s
-    return n
-
-
 def _bits(layer: Layer, operand: str) -> int:
     """ZigZag's ``operand_size_bit``: elements x the operand's precision (partial-sum precision for ``O``)."""
     return int(layer.operand_size(operand) * layer.precision[operand])
@@ -178,6 +169,11 @@ def plan_locality(
 
     ``links_of(layer)`` gives the layer-operand -> memory-operand links. Walks the layers in ZigZag's topological
     order; a layer's activation level is its (first) producer's output level.
+
+    ZigZag assumes one input layer (the first) and one output layer (the last) and crashes on any other layer
+    without producer or consumer (e.g. the key and query projections of an attention block, or independent
+    convolutions). Such a layer is treated here as the first layer (its activation may stay at the level its
+    data fits, like the network input) or the last one (its output fits next to its own activation).
     """
     by_id = {layer.layer_id: layer for layer in layers}
     order = [n for n in graph.topological_order() if n in by_id]
@@ -218,23 +214,21 @@ def plan_locality(
         is_first, is_final = pos == 0, pos == len(order) - 1
         act, w, out = roles(layer)
         succ = graph.successors[n]
+        takes_network_input = is_first or not graph.predecessors[n]
         branch_start = len(succ) > 1
         branch_end = len(succ) == 1 and len(graph.predecessors[succ[0]]) > 1
-        # a later layer reading only network inputs (e.g. the K and V projections next to Q) has no producer
-        # to inherit a level from: it enters like the first layer (ZigZag stops with StopIteration there)
-        entry = is_first or not graph.predecessors[n]
-        if not entry:
+        if not takes_network_input:
             prev = by_id[graph.predecessors[n][0]]
             lower(n, act, levels[prev.layer_id][roles(prev)[2]])
         if branch_start or branch_end:
-            if entry:
+            if takes_network_input:
                 lower(n, act, top_act)
             lower(n, out, top_out)
             continue
         for i in reversed(range(len(mems))):
             mem = mems[i]
             served = list(mem.operands)
-            if not is_final:
+            if not is_final and succ:
                 nxt = by_id[succ[0]]
                 serves_next_act = links_of(nxt)[activation_operand(nxt)] in served
             else:
@@ -248,10 +242,10 @@ def plan_locality(
             # ZigZag sums the I/O tensors of every operand the memory stores (a missing one would crash it)
             need = sum(io_bits[n].get(op, 0) for op in served if op != w)
             need += weight_bits if w in served else 0
-            if need > mem.size * _instances(accelerator, mem):
+            if need > mem.size * accelerator.instances(mem):
                 continue
             if io_both:
-                if entry:
+                if takes_network_input:
                     lower(n, act, i)
                 lower(n, out, i)
             if i < weight_level and serves_w and len(mem.served_dimensions) == len(accelerator.array.dimensions):

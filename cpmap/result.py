@@ -14,6 +14,7 @@ from .cost.model import CostResult
 from .errors import InputError
 from .hardware import Accelerator
 from .mapping import Mapping, SpatialMapping, TemporalMapping
+from .status import Status
 
 SCHEMA = "cpmap.result/1"
 
@@ -24,7 +25,7 @@ class LayerResult:
 
     name: str
     loop_sizes: dict[str, int]
-    status: str  # optimal | feasible | heuristic | infeasible | evaluated
+    status: Status  # see cpmap.status: what each status proves (fixed: a complete user ordering, costed)
     mapping: Mapping | None = None
     cost: CostResult | None = None
     objective_value: float | None = None
@@ -33,6 +34,8 @@ class LayerResult:
     solve_seconds: float = 0.0
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    #: what the certificate covers: {"kind": "all" | "candidates", "size", "solved", "pruned_by_bound", "equivalent"}
+    spatial_space: dict | None = None
 
     @property
     def energy(self) -> float | None:
@@ -52,6 +55,8 @@ class RunResult:
     objective: str
     engine: str
     layers: list[LayerResult]
+    #: ONNX nodes the workload has but no layer costs (:class:`cpmap.io.onnx_import.SkippedNode`)
+    skipped_nodes: tuple = ()
 
     @property
     def total_energy(self) -> float:
@@ -97,10 +102,19 @@ def mapping_from_json(
     spatial = data.get("spatial")
     if not isinstance(spatial, dict) or not all(isinstance(v, dict) for v in spatial.values()):
         raise InputError(path, f"{where}.spatial", "expected {array dim: {layer dim: factor}}")
+    sizes = accelerator.array.size_of
     for ad, dims in spatial.items():
+        if ad not in sizes:
+            have = ", ".join(accelerator.array.dimensions)
+            raise InputError(path, f"{where}.spatial.{ad}", f"accelerator {accelerator.name} has no array dimension {ad} (it has {have})")
+        product = 1
         for ld, f in dims.items():
             if not isinstance(f, int) or isinstance(f, bool) or f < 1:
                 raise InputError(path, f"{where}.spatial.{ad}.{ld}", f"unroll factor must be a positive integer, got {f!r}")
+            product *= f
+        # the same rule as a spatial mapping of a mapping YAML (solve refuses it there too)
+        if product > sizes[ad]:
+            raise InputError(path, f"{where}.spatial.{ad}", f"unroll factors multiply to {product}, more than the size {sizes[ad]} of {ad}")
     temporal = data.get("temporal")
     if not isinstance(temporal, list):
         raise InputError(path, f"{where}.temporal", "expected a list of loops, innermost first")
@@ -117,12 +131,21 @@ def mapping_from_json(
             raise InputError(path, f"{w}.size", f"must be a positive integer, got {size!r}")
         if not isinstance(lv, dict):
             raise InputError(path, f"{w}.level", "expected {operand: level index}")
+        memory = item.get("memory", {})
+        if not isinstance(memory, dict):
+            raise InputError(path, f"{w}.memory", "expected {operand: memory name}")
         loops.append((dim, size))
         for op in operands:
             v = lv.get(op)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise InputError(path, f"{w}.level.{op}", f"missing or not a level index: {v!r}")
             levels[op].append(v)
+            # the memory names are redundant with the levels: when given, they must say the same
+            chain = accelerator.chain(links.get(op, ""))
+            if op in memory and v < len(chain) and memory[op] != chain[v].name:
+                raise InputError(
+                    path, f"{w}.memory.{op}", f"{memory[op]!r} is not level {v} of operand {op} (that is {chain[v].name})"
+                )
     cuts: dict[str, tuple[int, ...]] = {}
     for op in operands:
         n_levels = len(accelerator.chain(links.get(op, "")))
@@ -157,7 +180,10 @@ def _cost_json(cost: CostResult) -> dict[str, Any]:
             "latency_total1": cost.latency_total1,
         },
         "word_accesses": cost.word_accesses,
+        "utilization": {"mac": cost.mac_utilization},
     }
+    if cost.port_stall_slack:  # memory -> port -> combined stall (> 0) or slack (< 0), cycles
+        out["port_stall_slack"] = cost.port_stall_slack
     if cost.tclk_ns is not None:  # IMC arrays: latency is in clock cycles of the macro's own clock
         out["imc"] = {
             "tclk_ns": cost.tclk_ns,
@@ -192,6 +218,8 @@ def run_to_json(run: RunResult, accelerator: Accelerator) -> dict[str, Any]:
             entry["message"] = r.message
         if r.notes:
             entry["notes"] = r.notes
+        if r.spatial_space is not None:
+            entry["spatial_space"] = r.spatial_space
         layers.append(entry)
     return {
         "schema": SCHEMA,
@@ -201,8 +229,40 @@ def run_to_json(run: RunResult, accelerator: Accelerator) -> dict[str, Any]:
         "objective": run.objective,
         "engine": run.engine,
         "layers": layers,
+        "skipped_nodes": [s.to_json() for s in run.skipped_nodes],
         "total": {"energy": run.total_energy, "latency": run.total_latency, "solve_seconds": round(run.total_seconds, 6)},
     }
+
+
+def check_output_file(path: str | Path, option: str) -> None:
+    """Raise :class:`InputError` now when ``path`` could not be written at the end of the run (a folder, under a
+    file, in a folder that is not writable), so that no work is lost. Missing folders are fine: they are made."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(p, option, "is a folder; give a file name")
+    _check_can_create_in(p.parent, p, option)
+
+
+def check_output_dir(path: str | Path, option: str, names: list[str] | tuple[str, ...]) -> None:
+    """:func:`check_output_file` for a folder that will receive the files ``names``."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(p, option, "is a file, not a folder")
+    _check_can_create_in(p, p, option)
+    for name in names:
+        if (p / name).is_dir():
+            raise InputError(p / name, option, "is a folder; cannot write the file of that name")
+
+
+def _check_can_create_in(folder: Path, shown: Path, option: str) -> None:
+    # the nearest existing folder must be writable: the missing ones below it are made when writing
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(shown, option, f"{existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(shown, option, f"folder {existing} is not writable")
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -210,12 +270,17 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
     The file gets the usual permissions (0666 minus the umask), not the private ones of a temporary file.
     """
+    write_bytes_atomic(path, text.encode())
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`write_text_atomic`)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -226,8 +291,9 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON to ``path`` atomically (see :func:`write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
+    """Write JSON to ``path`` atomically (see :func:`write_text_atomic`); NaN or infinity is a bug, never written
+    (it is not JSON)."""
+    write_text_atomic(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
 
 
 def read_result_json(path: str | Path) -> dict[str, Any]:
@@ -236,9 +302,18 @@ def read_result_json(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise InputError(p, None, "file not found")
     try:
-        data = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(p.read_text(), parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(p, None, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(p, None, "malformed JSON: nested too deeply") from None
+    except OSError as exc:
+        raise InputError(p, None, f"cannot read file: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise InputError(p, None, "expected a JSON object")
     return data
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON and mean nothing in a mapping
+    raise ValueError(f"{name} is not a JSON number")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from bisect import insort
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, product
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -88,6 +88,65 @@ def generate_spatial_mappings(
     ]
     best = best_combinations(template, options, layer.loop_sizes, nb_mappings)
     return limit_ranked(layer, accelerator, template, undefined, best, links)
+
+
+def all_spatial_mappings(
+    layer: Layer,
+    accelerator: Accelerator,
+    constraints: MappingConstraints,
+    mixed: bool = False,
+    path: str | Path | None = None,
+    *,
+    workload_dims: Iterable[str] = (),
+) -> list[SpatialMapping]:
+    """The whole spatial space of ``layer`` under the mapping file's constraints (``--spatial-mappings all``).
+
+    ZigZag's space without its cut to the best few: the array dims the mapping file fixes keep its entry
+    (made valid as in :func:`generate_spatial_mappings`); every other array dim takes one of its candidates
+    (each hinted layer dim alone, unrolled by any divisor of its maximal unrollings, 1 included: partial
+    unrollings where the layer dim is smaller than the array dim, and the caps that become fractional
+    unrollings; with ``mixed`` also the combinations of several hinted dims), over every combination that
+    unrolls no layer dim beyond its size. Each combination is capacity-limited on its own (ZigZag's step 6)
+    and mappings that come out equal are one. ZigZag's own list (with its shrinking quirks) comes first, then
+    the others by ZigZag's ranking; so the space always contains the ``--spatial-mappings N`` candidates.
+    """
+    ranked = generate_spatial_mappings(layer, accelerator, constraints, 3, mixed, path, workload_dims=workload_dims)
+    links = constraints.operand_links
+    maxima = max_unrollings(layer, accelerator, links)
+    template = reduce_template(constraints.spatial, layer, maxima)
+    undefined = [ad for ad in accelerator.array.dimensions if ad not in template]
+    out: dict[tuple, SpatialMapping] = {}
+    for sm in ranked:
+        out.setdefault(_key(sm), sm)
+    if not undefined:
+        return list(out.values())
+    options = [
+        single_dim_candidates(hinted_dims(layer, constraints.hint.get(ad, ())), maxima[ad], accelerator.array.size_of[ad], mixed)
+        for ad in undefined
+    ]
+    picks = []
+    for picked in product(*options):
+        totals = {ld: _total(template, ld) for dims in template.values() for ld in dims}
+        valid = True
+        for cand in picked:
+            for ld, f in cand.factors:
+                totals[ld] = totals.get(ld, 1) * f
+                valid = valid and totals[ld] <= layer.loop_sizes[ld]
+        if valid:
+            mapping = {ad: dict(dims) for ad, dims in template.items()}
+            mapping.update({ad: dict(c.factors) for ad, c in zip(undefined, picked)})
+            u = float(int(math.prod(math.prod(d.values()) for d in mapping.values())))
+            score = u + (u / max([_total(mapping, ld) for ld in {ld for d in mapping.values() for ld in d}] or [1]) - 1)
+            picks.append((-score, tuple(c.position for c in picked), mapping))
+    for _, _, mapping in sorted(picks, key=lambda x: (x[0], x[1])):
+        sm = limit_by_capacity(layer, accelerator, _to_spatial(mapping), links)
+        out.setdefault(_key(sm), sm)
+    return list(out.values())
+
+
+def _key(sm: SpatialMapping) -> tuple:
+    """What makes two spatial mappings the same: the factors per array dim (factors of 1 dropped)."""
+    return tuple(sorted((ad, tuple(sorted((ld, f) for ld, f in dims.items() if f > 1))) for ad, dims in sm.as_dict().items()))
 
 
 def limit_ranked(

@@ -58,7 +58,7 @@ class Instance:
     accelerator: str
     workload: Path
     hardware: Path
-    mapping: Path
+    mapping: Path | None  # None: no mapping file (the generator chooses freely, no ordering)
     layers: tuple[str, ...] | None = None
 
 

@@ -73,6 +73,8 @@ def parse_equation(text: str) -> dict[str, tuple[str, ...]]:
         if not m:
             raise ValueError(f"cannot parse operand {part!r} of equation {text!r}")
         name, idx = m.groups()
+        if name in operands:
+            raise ValueError(f"operand {name} appears twice in equation {text!r}")
         operands[name] = tuple(i.upper() for i in re.findall(r"\[([A-Za-z]\w*)\]", idx))
     if next(iter(operands)) != "O":
         raise ValueError(f"equation {text!r} must start with the output O")

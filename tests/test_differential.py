@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-hypothesis = pytest.importorskip("hypothesis")
-pytest.importorskip("zigzag")
+import hypothesis
+import zigzag  # noqa: F401 (the test extra installs it)
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -24,7 +24,7 @@ import zigzag_oracle as zo  # noqa: E402
 from cpmap.api import load_problem  # noqa: E402
 from cpmap.cost.model import evaluate_temporal, prepare  # noqa: E402
 from cpmap.engines.allocator import AllocationError, allocate  # noqa: E402
-from cpmap.engines.capacity import capacity_violations  # noqa: E402
+from cpmap.cost.capacity import capacity_violations  # noqa: E402
 from cpmap.engines.loma import prime_factors  # noqa: E402
 from cpmap.mapping import SpatialMapping, TemporalMapping  # noqa: E402
 from cpmap.spatial_generation import limit_by_capacity  # noqa: E402
@@ -47,7 +47,7 @@ def _problem(acc: int):
     key = ("problem", acc)
     if key not in _cache:
         name, hw, mp = ACCELERATORS[acc]
-        problem = load_problem(ZZ / "workload" / "resnet18.onnx", ZZ / "hardware" / hw, ZZ / "mapping" / mp)
+        problem = load_problem(ZZ / "workload" / "resnet18.onnx", zo.cpmap_readable(ZZ / "hardware" / hw), ZZ / "mapping" / mp)
         zz_layers = zo.zigzag_layers_from_onnx(str(ZZ / "workload" / "resnet18.onnx"), str(ZZ / "mapping" / mp))
         chosen = {}
         for f in sorted(FIXTURES.glob(f"{name}__resnet18__*.json")):

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from cpmap.api import fixed_spatial, load_problem
 from cpmap.cost.model import LayerContext, check_temporal, evaluate_temporal, prepare
 from cpmap.engines.base import EngineOptions, objective_value
-from cpmap.engines.capacity import capacity_violations
+from cpmap.cost.capacity import capacity_violations
 from cpmap.engines.exhaustive import SpaceTooLarge, exhaustive, exhaustive_temporal, search_space
 from cpmap.engines.loma import better, loma_temporal
 from cpmap.errors import CpmapError
@@ -24,10 +24,7 @@ from cpmap.mapping import SpatialMapping, TemporalMapping
 from cpmap.workload import Layer, Relation
 
 ROOT = Path(__file__).resolve().parents[1]
-EX = Path("/work/shared/spec/examples")
-if not EX.is_dir():  # the spec's worked examples live outside the repository
-    EX = ROOT.parent / "shared/spec/examples"
-needs_examples = pytest.mark.skipif(not EX.is_dir(), reason="spec examples not available")
+EX = ROOT / "tests/fixtures/spec_examples"
 
 LINKS = {"O": "O", "W": "I2", "I": "I1"}
 NO_MERGE = 100  # LOMA's LPF limit high enough that prime factors are never merged
@@ -159,7 +156,6 @@ def test_refuses_too_large_space_with_a_clear_message():
     assert exhaustive(ctx, EngineOptions(max_space=6480)).status == "optimal"  # the limit is inclusive
 
 
-@needs_examples
 @pytest.mark.parametrize(
     "case",
     ["toy", "shared_rf_strict", "fdb", "2d"],
@@ -193,7 +189,6 @@ def test_toy_hand_checked_optimum():
     assert (loma.energy, loma.latency) == (1300, 55)
 
 
-@needs_examples
 def test_strictly_better_energy_on_a_shared_register_file():
     """LOMA's allocator arbitrates the shared W/I register file by its access score: for order FX3 K2 OX2 it
     gives the whole file to I and nothing to W (300 pJ). Keeping FX3 OX2 for W (OX is W-irrelevant, the tile
@@ -211,7 +206,6 @@ def test_strictly_better_energy_on_a_shared_register_file():
     assert r.temporal.cuts == {"O": (1, 3), "W": (2, 3), "I": (0, 3)}
 
 
-@needs_examples
 def test_strictly_better_latency_on_three_levels():
     """Spec 6.7's 3-level toy (4096-bit shared GB): LOMA's fullest-fill splits reach 131 cycles at best;
     a free split reaches 119 (for more energy: 5696 pJ against LOMA's 4984)."""
@@ -238,7 +232,6 @@ def _cases(tmp_path: Path) -> dict[str, LayerContext]:
     }
 
 
-@needs_examples
 def test_never_worse_than_loma_and_equal_where_the_split_is_forced(tmp_path: Path):
     """On every case and objective: exhaustive <= LOMA (same prime factors, no merging) by ZigZag's criteria.
     Where the split is forced (one feasible split per order) both enumerate the same mappings in the same
@@ -346,7 +339,6 @@ RANDOM_CONV = dict(
 )
 
 
-@needs_examples
 @settings(max_examples=30, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 @given(**RANDOM_CONV, objective=st.sampled_from(OBJECTIVES))
 def test_random_layers_never_worse_than_loma(k, c, ox, fx, stride, in_prec, hw, spatial_dim, objective):

@@ -137,7 +137,7 @@ def test_cli_solve_resnet_layers_round_trip(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert [x["name"] for x in doc["layers"]] == names.split(",")
     out2 = tmp_path / "e.json"
-    res2 = _run("evaluate", RESNET, "-a", hw, "-m", mp, "--mapping-file", out, "-o", out2)
+    res2 = _run("evaluate", RESNET, "-a", hw, "-m", mp, "--mapping-file", out, "--layers", names, "-o", out2)
     assert res2.exit_code == 0, res2.output
     for a, b in zip(doc["layers"], json.loads(out2.read_text())["layers"]):
         assert (a["energy"], a["latency"]) == (b["energy"], b["latency"]), a["name"]

@@ -17,20 +17,24 @@ lists, then ``CostModelEvaluation``.  For benchmarks, :class:`ZigzagLayerContext
 depend on the temporal mapping, so repeated evaluations of one layer only pay for the cost model itself.
 
 ZigZag (``pip install zigzag-dse==3.9.1 six``) is imported lazily inside the functions so that merely importing
-this module never requires it; tests use ``pytest.importorskip("zigzag")``.  Nothing here is imported by cpmap.
+this module never requires it; the test extra installs it (the tests import it directly).  Nothing here is imported by cpmap.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from zigzag.cost_model.cost_model import CostModelEvaluation
@@ -70,6 +74,28 @@ def zigzag_path(path: str) -> str:
     if path.startswith("zigzag/") and not os.path.exists(path):
         return os.path.join(zigzag_dir(), path[len("zigzag/") :])
     return path
+
+
+@functools.lru_cache(maxsize=None)
+def _as_zigzag_reads_it(real_path: str, _mtime: float) -> str:
+    folder = tempfile.mkdtemp(prefix="cpmap-zigzag-inputs-")
+    atexit.register(shutil.rmtree, folder, True)
+    with open(real_path) as fh:
+        data = yaml.safe_load(fh)
+    out = os.path.join(folder, os.path.basename(real_path))
+    with open(out, "w") as fh:
+        yaml.safe_dump(data, fh, sort_keys=False)
+    return out
+
+
+def cpmap_readable(path: str | os.PathLike) -> str:
+    """A ZigZag input YAML as ZigZag's own parse sees it, for cpmap's loaders.
+
+    ZigZag's ``inputs/hardware/tpu_like.yaml`` gives ``memories.sram_2MB.ports`` twice (a stale first block in
+    an older format; PyYAML, and so ZigZag, keeps the last). cpmap refuses a repeated key, so its side of the
+    parity tests reads a copy dumped from PyYAML's parse: the same data ZigZag reads, each key once.
+    """
+    return _as_zigzag_reads_it(*_file_key(str(path)))
 
 
 def _file_key(path: str) -> tuple[str, float]:

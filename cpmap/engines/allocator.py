@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from itertools import product
 
+from ..cost.capacity import allocation_precision, occupied_bits
 from ..cost.model import LayerContext, OperandContext, tile_elements
 from ..mapping import TemporalMapping
 
@@ -54,16 +55,14 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
         scores: list[list[float]] = []
         for o in members:
             s0 = start[o.name]
-            prec = allocator_precision(ctx, o, s0, level[o.name], order)
+            prec = allocation_precision(ctx, o, level[o.name], any(d in o.ir for d, _ in order[s0:]))
             cand: list[float] = []
             ext = held[o.name]
-            full = tile_elements(o, layer, _add(ext, order[s0:]), {}) * prec if fdb else 0
+            full = tile_elements(o, layer, _add(ext, order[s0:]), {})
             for i in range(n_loops - s0 + 1):
                 if i:
                     ext = _add(ext, order[s0 + i - 1 : s0 + i])
-                bits = tile_elements(o, layer, ext, {}) * prec
-                if fdb and s0 + i < n_loops and bits < full:
-                    bits *= 2
+                bits = occupied_bits(tile_elements(o, layer, ext, {}), full, prec, fdb)
                 if bits <= capacity:
                     cand.append(bits)
                 else:
@@ -106,25 +105,6 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
             if o.chain[-1] is mem and start[o.name] != n_loops:
                 raise AllocationError(f"top memory {mem.name} cannot hold all of {o.name}")
     return TemporalMapping(tuple(order), {o: tuple(c) for o, c in cuts.items()})
-
-
-def spatial_ir_above(ctx: LayerContext, o: OperandContext, lv: int) -> bool:
-    """An irrelevant dim of ``o`` (of size > 1 in the layer) is unrolled above level ``lv``.
-
-    ZigZag checks dim names, not factor sizes: a spatial ir dim unrolled once still counts.
-    """
-    sizes = ctx.layer.loop_sizes
-    return any(d in o.ir and sizes.get(d, 1) > 1 for su in o.spatial_frac.su[lv + 1 :] for d, _ in su)
-
-
-def allocator_precision(ctx: LayerContext, o: OperandContext, s0: int, lv: int, order) -> int:
-    """Inputs: own precision. Output: partial while an O-irrelevant dim is left above (temporal or spatial)."""
-    if not o.is_output:
-        return o.precision
-    # temporal loops all have size > 1, so their dim names suffice
-    if any(d in o.ir for d, _ in order[s0:]) or spatial_ir_above(ctx, o, lv):
-        return o.precision
-    return o.final_precision
 
 
 def _even_ok(members: list[OperandContext], idx: tuple[int, ...], start: dict[str, int]) -> bool:

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
-from ..errors import CpmapError
 from ..mapping import TemporalMapping
-from .capacity import capacity_violations
+from ..status import Status
+from ..cost.capacity import capacity_violations
 
 OBJECTIVES = ("energy", "latency", "edp")
 
@@ -22,8 +22,9 @@ OBJECTIVES = ("energy", "latency", "edp")
 REL_TOL = 1e-9
 
 
-class ExactnessError(CpmapError):
-    """The solver's objective differs from the cost model's value of the returned mapping (a bug)."""
+class ExactnessError(AssertionError):
+    """The solver's objective differs from the cost model's value of the returned mapping: a bug, never a
+    user error (an internal error of the CLI, not a skipped layer)."""
 
 
 @dataclass(frozen=True)
@@ -33,18 +34,20 @@ class EngineOptions:
     objective: str = "energy"
     lpf_limit: int = 6  # LOMA's limit on loop prime factors
     time_limit: float | None = None  # seconds per spatial mapping (exact engines)
-    threads: int = 1  # solver workers; results do not depend on it
     hint: TemporalMapping | None = None  # a starting solution for the exact engines
     max_space: int = 2_000_000  # exhaustive: refuse layers whose space is larger
     #: a known objective value the engine may prune against (best of earlier spatial mappings)
     cutoff: float | None = None
-    #: exact engines: how many mappings of the optimal energy to compare on latency (ZigZag's tie-break)
-    tie_break_solutions: int = 200
     #: SALSA (ZigZag's defaults): annealing iterations, start temperature, criterion, random seed
     salsa_iterations: int = 1000
     salsa_start_temperature: float = 0.05
     salsa_criterion: str = "energy"
     seed: int = 0
+    #: a partial user ``temporal_ordering`` (innermost first; size ``None`` = '*'), entries of dims the layer lacks
+    #: already dropped (:class:`cpmap.ordering.TemporalOrdering`). Honoured by loma (ZigZag's positions) and
+    #: exhaustive (the block rule); the driver refuses the layer for engines that do not encode it yet, and costs a
+    #: complete ordering itself (status ``fixed``) without calling any engine.
+    ordering: tuple[tuple[str, int | None], ...] = ()
 
 
 @dataclass
@@ -52,12 +55,13 @@ class EngineResult:
     """Best temporal mapping for one spatial mapping, with its certificate.
 
     ``status``: ``optimal`` (proven), ``feasible`` (a solution, with a proven ``bound``), ``heuristic``
-    (no bound: LOMA), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than
-    ``options.cutoff``; ``bound`` holds the proof). ``cost`` is always the cost model's value of
+    (no bound: LOMA), ``fixed`` (a complete user ordering, costed by the driver: its one mapping is its own
+    bound), ``infeasible`` (proven: nothing fits), ``pruned`` (proven not better than ``options.cutoff``;
+    ``bound`` holds the proof). ``cost`` is always the cost model's value of
     ``temporal``; ``objective_value`` is the objective computed from ``cost``.
     """
 
-    status: str
+    status: Status
     temporal: TemporalMapping | None = None
     cost: CostResult | None = None
     objective_value: float | None = None
@@ -80,21 +84,13 @@ def objective_value(objective: str, cost: CostResult) -> float:
     raise ValueError(f"unknown objective {objective!r}")
 
 
-def latency_floor(ctx: LayerContext) -> float:
-    """A latency no mapping can beat: the temporal cycles (times cycles per operation) plus the systolic
-    drain; stalls, on- and off-loading are never negative (spec 6)."""
-    return ctx.total_cycles * ctx.cycles_per_op + ctx.systolic_drain
-
-
 def empty_order(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """No temporal loop: one mapping, all levels empty."""
     tm = TemporalMapping((), {o.name: tuple(0 for _ in o.chain) for o in ctx.operands})
     if capacity_violations(ctx, tm):
-        return EngineResult("infeasible", message="the spatial tiles do not fit the memories")
+        return EngineResult(Status.INFEASIBLE, message="the spatial tiles do not fit the memories")
     cost = evaluate_temporal(ctx, tm)
     v = objective_value(options.objective, cost)
-    # nothing to decide: the single mapping's energy is its own proof
-    stats = {"solver_energy": cost.energy, "coords": 0}
-    if options.objective == "energy":
-        return EngineResult("optimal", tm, cost, v, v, stats=stats)
-    return EngineResult("feasible", tm, cost, v, float(latency_floor(ctx)) if options.objective == "latency" else None, stats=stats)
+    # nothing to decide: the single mapping is the optimum for every objective
+    stats = {"solver_energy": cost.energy, "solver_latency": cost.latency, "coords": 0}
+    return EngineResult(Status.OPTIMAL, tm, cost, v, v, stats=stats)

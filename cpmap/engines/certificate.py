@@ -1,134 +1,105 @@
-"""What the exact backends share around the solver call: the formulation step, the cutoff, the
-certificate (re-evaluation of the returned mapping by the cost model, status, bound), and the results for
-objectives they do not encode.
+"""What the exact backends share around their solver calls: building the formulation (or the result when
+there is nothing to solve), and the check of every solution against the cost model.
 
-Latency and EDP are not encoded exactly: the energy-optimal mapping and LOMA's best mapping for the
-objective are both costed; the better one is returned with status ``feasible`` and a bound proven without a
-latency model: every mapping takes at least ``T_tot`` cycles plus the systolic drain (stalls, on- and
-off-loading are never negative, spec 6), and its energy is at least the proven optimum ``E*``; so the
-latency bound is ``T_tot x cycles per operation + drain`` and the EDP bound ``E* x`` that. A mapping that
-reaches its bound is proven optimal (status ``optimal``); otherwise the status is ``feasible`` with the gap.
+A backend's claim is only as good as this check: each decoded mapping is re-costed by the cost model, must
+fit the memories, and the model's energy (and latency, when the model states it) may never exceed the cost
+model's value of the same mapping (:func:`check_solution`). A model value *below* the re-costed one is
+allowed only for a relaxed model, whose backend then cuts the assignment off and searches on; a value above
+it means the model is too strict, which would silently void "optimal": :class:`ExactnessError`.
 """
-
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
+from ..cost.capacity import capacity_violations
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
-from ..formulation import FormulationTooLarge, TemporalFormulation, formulate
+from ..errors import EngineRefusal
+from ..formulation import TemporalFormulation, formulate
 from ..mapping import TemporalMapping
-from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order, latency_floor, objective_value
-from .capacity import capacity_violations
-from .loma import better, loma_temporal
+from ..ordering import TemporalOrdering
+from ..status import Status
+from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError, empty_order
 
 
-def finish_non_energy(
-    ctx: LayerContext, options: EngineOptions, tm: TemporalMapping, cost: CostResult, energy_bound: float, stats: dict
-) -> EngineResult:
-    """Latency/EDP result from the energy optimum (``energy_bound`` proven) and LOMA's best."""
-    heuristic = loma_temporal(ctx, options.objective, options.lpf_limit)
-    source = "energy optimum"
-    if heuristic.cost is not None and better(options.objective, heuristic.cost, cost):
-        tm, cost, source = heuristic.temporal, heuristic.cost, "LOMA"
-    cycles = float(latency_floor(ctx))
-    bound = cycles if options.objective == "latency" else energy_bound * cycles
-    value = objective_value(options.objective, cost)
-    stats = dict(stats, mapping_from=source)
-    if value <= bound * (1 + REL_TOL):
-        # the mapping reaches the floor (no stall, no loading time beyond it): proven optimal after all
-        return EngineResult("optimal", tm, cost, value, value, stats=stats, message=f"{options.objective} at its proven floor")
-    return EngineResult(
-        "feasible",
-        tm,
-        cost,
-        value,
-        bound,
-        stats=stats,
-        message=f"{options.objective} is not encoded exactly: best of the energy optimum and LOMA ({source}); bound T_tot x cycles per op + drain",
-    )
+@dataclass
+class Point:
+    """A solution: the element tiles, the decoded mapping, the cost model's result, and the model's exact
+    energy (pJ) and latency (cycles) of it."""
+
+    tiles: list[tuple[int, ...]]
+    temporal: TemporalMapping
+    cost: CostResult
+    energy: Fraction
+    latency: Fraction
 
 
-def fallback_to_loma(ctx: LayerContext, options: EngineOptions, energy_bound: float | None, stats: dict, why: str) -> EngineResult:
-    """The exact solver stopped (time limit) before any solution: LOMA's best mapping is the incumbent,
-    with the solver's proven bound; ``unknown`` when LOMA finds nothing either (never "infeasible")."""
-    heuristic = loma_temporal(ctx, options.objective, options.lpf_limit)
-    if heuristic.cost is None:
-        return EngineResult("unknown", message=f"{why}; LOMA found no mapping either", stats=stats)
-    value = objective_value(options.objective, heuristic.cost)
-    if options.objective == "energy":
-        bound = energy_bound
-    else:
-        cycles = float(latency_floor(ctx))
-        bound = cycles if options.objective == "latency" else (energy_bound or 0.0) * cycles
-    bound = None if bound is None else min(bound, value)
-    return EngineResult("feasible", heuristic.temporal, heuristic.cost, value, bound, stats=dict(stats, mapping_from="LOMA"), message=f"{why}: LOMA's mapping with the solver's bound")
-
-
-def formulation_or_result(ctx: LayerContext, options: EngineOptions) -> TemporalFormulation | EngineResult:
-    """The formulation of ``ctx``, or the result when there is nothing to solve (no temporal loop, tables
-    too large, a constant part already over capacity)."""
+def formulation_or_result(ctx: LayerContext, options: EngineOptions, latency: bool) -> TemporalFormulation | EngineResult:
+    """The formulation of ``ctx``, or the result when there is nothing to solve: no temporal loop (one
+    mapping), a formulation the engine refuses (``skipped``: never a proof), or a constant part already over
+    capacity (``infeasible``, proven)."""
     if not ctx.temporal_sizes:
         return empty_order(ctx, options)
     try:
-        form = formulate(ctx)
-    except FormulationTooLarge as exc:
-        return EngineResult("infeasible", message=str(exc))
+        form = formulate(ctx, latency=latency, ordering=TemporalOrdering(options.ordering))
+    except EngineRefusal as exc:
+        # refusing to build is never a proof: the candidate stays open
+        return EngineResult(Status.SKIPPED, message=str(exc))
     if form.infeasible:
-        return EngineResult("infeasible", message=form.infeasible)
+        return EngineResult(Status.INFEASIBLE, message=form.infeasible)
     return form
 
 
-def cutoff_limit(form: TemporalFormulation, options: EngineOptions) -> int | None:
-    """Largest scaled objective a spatial candidate may have to beat (or tie) the best so far."""
-    if options.cutoff is None or options.objective != "energy":
-        return None
-    limit = (Fraction(options.cutoff) - Fraction(form.ctx.mac_energy)) * form.cost_scale
-    return math.floor(limit * (1 + 1e-12))
+def no_solution(options: EngineOptions) -> EngineResult:
+    """The solver proved that no mapping fits (or, under a cutoff, that none reaches it)."""
+    if options.cutoff is not None:
+        return EngineResult(Status.PRUNED, bound=options.cutoff, message="cannot beat the best spatial mapping so far")
+    return EngineResult(Status.INFEASIBLE, message="no temporal mapping fits the memories (proven)")
 
 
-def no_solution(options: EngineOptions, stats: dict) -> EngineResult:
-    """The solver proved that no mapping fits (or, under a cutoff, that none beats it)."""
-    if options.cutoff is not None and options.objective == "energy":
-        return EngineResult("pruned", bound=options.cutoff, stats=stats, message="cannot beat the best spatial mapping so far")
-    return EngineResult("infeasible", message="no temporal mapping fits the memories (proven)", stats=stats)
+def energy_limit(form: TemporalFormulation, energy: Fraction | float) -> int:
+    """Largest scaled energy of a mapping whose energy is at most ``energy`` pJ (a cutoff or a tie)."""
+    return math.floor((Fraction(energy) - Fraction(form.ctx.mac_energy)) * form.cost_scale * (1 + Fraction(1, 10**12)))
 
 
-def certify(
-    form: TemporalFormulation,
-    options: EngineOptions,
-    tm,
-    solver_scaled: int,
-    bound_scaled: int,
-    proven: bool,
-    stats: dict,
-    backend: str,
-    refine: Callable | None = None,
-) -> EngineResult:
-    """Re-cost the decoded mapping, check it against the solver's objective, and state the certificate.
+def latency_limit(form: TemporalFormulation, latency: Fraction | float) -> int:
+    """Largest scaled latency of a mapping whose latency is at most ``latency`` cycles."""
+    return math.floor(Fraction(latency) * form.latency.scale * (1 + Fraction(1, 10**12)))  # type: ignore[union-attr]
 
-    Below a proven optimum the decoded mapping may only be cheaper than the solver's incumbent (the cost
-    model's merge-down never raises a term); any other difference, or a capacity violation, is a bug and
-    raises :class:`ExactnessError`. ``refine(tm, cost)`` may swap in an equally cheap mapping (tie-break).
-    """
+
+def check_solution(form: TemporalFormulation, tiles: list[tuple[int, ...]], energy_scaled: int, latency_scaled: int | None, backend: str) -> Point:
+    """Decode and re-cost one solution; raise :class:`ExactnessError` when it does not fit the memories or
+    when the model states more energy or latency than the cost model for the same mapping."""
     ctx = form.ctx
+    tm = form.decode(tiles)
     violations = capacity_violations(ctx, tm)
+    if violations:
+        raise ExactnessError(f"layer {ctx.layer.name}: {backend}'s mapping violates capacity: {violations}")
     cost = evaluate_temporal(ctx, tm)
-    solver_energy = float(form.energy(solver_scaled))
-    stats["solver_energy"] = solver_energy
-    mismatch = abs(solver_energy - cost.energy) > REL_TOL * max(1.0, abs(cost.energy))
-    if violations or (mismatch and (proven or cost.energy > solver_energy)):
+    energy = form.energy(energy_scaled)
+    latency = form.latency_cycles(latency_scaled) if latency_scaled is not None else Fraction(cost.latency)
+    if model_above(energy, cost.energy) or (latency_scaled is not None and model_above(latency, cost.latency)):
         raise ExactnessError(
-            f"layer {ctx.layer.name}: {backend} energy {solver_energy!r} != cost model {cost.energy!r}"
-            + (f"; capacity violated: {violations}" if violations else "")
+            f"layer {ctx.layer.name}: {backend} energy {float(energy)!r} / latency {float(latency)!r} above the cost model's "
+            f"{cost.energy!r} / {cost.latency!r} for the same mapping"
         )
-    energy_bound = float(form.energy(bound_scaled))
-    if proven and refine is not None:
-        tm, cost = refine(tm, cost)
-    value = objective_value(options.objective, cost)
-    if options.objective == "energy":
-        # at a proven optimum the bound is the value (the exact rational and the float sum agree to 1e-9)
-        return EngineResult("optimal" if proven else "feasible", tm, cost, value, value if proven else min(energy_bound, value), stats=stats)
-    return finish_non_energy(ctx, options, tm, cost, energy_bound, stats)
+    return Point(tiles, tm, cost, energy, latency)
+
+
+def model_above(model_value: Fraction, cost_value: float) -> bool:
+    """The model's value exceeds the cost model's beyond the float tolerance of the cost model."""
+    return float(model_value) - cost_value > REL_TOL * max(1.0, abs(cost_value))
+
+
+def scaled_value(form: TemporalFormulation, cost: CostResult, objective: str) -> Fraction:
+    """The cost model's value of ``objective`` ('energy' or 'latency') in the model's integer units."""
+    if objective == "energy":
+        return (Fraction(cost.energy) - Fraction(form.ctx.mac_energy)) * form.cost_scale
+    return Fraction(cost.latency) * form.latency.scale  # type: ignore[union-attr]
+
+
+def agrees(model_value: int, true_value: Fraction) -> bool:
+    """The re-costed value equals the model's (the model was exact for this mapping)."""
+    return true_value <= model_value * (1 + REL_TOL) + Fraction(1, 10**9)

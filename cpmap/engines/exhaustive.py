@@ -3,7 +3,7 @@
 LOMA (spec 8.1) enumerates loop orders but fixes the level split with the greedy allocator (8.2). This
 engine enumerates the full space of spec 9.1 items 2-4 for one spatial mapping: every distinct order of the
 prime factors of the temporal loop sizes (no LPF merging) and, per order, every monotone cut vector of every
-operand, kept when it fits the memories (:func:`~cpmap.engines.capacity.capacity_violations`). The best by
+operand, kept when it fits the memories (:func:`~cpmap.cost.capacity.capacity_violations`). The best by
 the objective, with LOMA's tie rule, is optimal by enumeration; the space is a superset of LOMA's, so the
 result is never worse than LOMA's with the same (unmerged) factors.
 
@@ -34,12 +34,16 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
+from ..cost.capacity import allocation_precision, occupied_bits
 from ..cost.model import CostResult, LayerContext, OperandContext, evaluate_temporal, tile_elements
-from ..errors import CpmapError
+from ..errors import EngineRefusal
 from ..mapping import TemporalMapping
-from .allocator import allocator_precision
-from .base import OBJECTIVES, EngineOptions, EngineResult, latency_floor, objective_value
+from ..status import Status
+from ..ordering import TemporalOrdering, constrained_orders, count_constrained_orders
+from ..bounds import latency_floor
+from .base import OBJECTIVES, EngineOptions, EngineResult, objective_value
 from .loma import better, multiset_permutations, prime_factors
 
 # Relative slack of the branch-and-bound bounds: a bound is a sum taken in another association than the
@@ -47,7 +51,7 @@ from .loma import better, multiset_permutations, prime_factors
 _BOUND_SLACK = 1e-9
 
 
-class SpaceTooLarge(CpmapError):
+class SpaceTooLarge(EngineRefusal):
     """The exhaustive space of a layer exceeds ``max_space`` (refused before enumerating)."""
 
     def __init__(self, layer: str, space: int, limit: int) -> None:
@@ -79,14 +83,18 @@ def temporal_factors(ctx: LayerContext) -> list[tuple[str, int]]:
     return factors or [(ctx.layer.loop_dims[0], 1)]
 
 
-def search_space(ctx: LayerContext) -> SpaceSize:
-    """Count the space: distinct factor orders x, per operand with ``M`` levels, ``C(K + M - 1, M - 1)``
-    monotone cut vectors (``M - 1`` free cuts in ``0..K``, the last one fixed at ``K``)."""
+def search_space(ctx: LayerContext, ordering: TemporalOrdering | None = None) -> SpaceSize:
+    """Count the space: distinct factor orders (those a user ``ordering`` allows, block rule) x, per operand
+    with ``M`` levels, ``C(K + M - 1, M - 1)`` monotone cut vectors (``M - 1`` free cuts in ``0..K``, the last
+    one fixed at ``K``)."""
     factors = temporal_factors(ctx)
     k = len(factors)
-    orders = math.factorial(k)
-    for mult in Counter(factors).values():
-        orders //= math.factorial(mult)
+    if ordering:
+        orders = count_constrained_orders(factors, ordering)
+    else:
+        orders = math.factorial(k)
+        for mult in Counter(factors).values():
+            orders //= math.factorial(mult)
     cuts = {o.name: math.comb(k + len(o.chain) - 1, len(o.chain) - 1) for o in ctx.operands}
     return SpaceSize(tuple(factors), orders, cuts, orders * math.prod(cuts.values()))
 
@@ -125,7 +133,7 @@ def _operand_vectors(
 
     Returns ``(cuts, usage)`` pairs in lexicographic order of ``cuts``; ``usage`` holds the operand's bits in
     each shared memory (index ``shared_pos[mem.index]``, 0 elsewhere). Bits follow
-    :func:`~cpmap.engines.capacity.capacity_violations` term by term, so the sums match it exactly.
+    :func:`~cpmap.cost.capacity.capacity_violations` term by term, so the sums match it exactly.
     """
     layer = ctx.layer
     k = len(loops)
@@ -138,7 +146,8 @@ def _operand_vectors(
         exts.append(e)
     tiles = [[tile_elements(o, layer, exts[c], o.spatial_frac.cum_extent[m]) for c in range(k + 1)] for m in range(n_lv)]
     # the precision of level m depends on where the level starts (output: an ir loop left above or not)
-    precs = [[allocator_precision(ctx, o, s, m, loops) for s in range(k + 1)] for m in range(n_lv)]
+    ir_left = [any(d in o.ir for d, _ in loops[s:]) for s in range(k + 1)]
+    precs = [[allocation_precision(ctx, o, m, ir_left[s]) for s in range(k + 1)] for m in range(n_lv)]
     allowed = [c for c in range(k + 1) if not canonical or c == k or loops[c][0] not in o.ir]
     n_shared = len(shared_pos)
     out: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
@@ -146,12 +155,7 @@ def _operand_vectors(
     usage = [0.0] * n_shared
 
     def bits(m: int, start: int, c: int) -> float:
-        prec = precs[m][start]
-        b = tiles[m][c] * prec
-        if o.chain[m].force_double_buffering and c < k:
-            if b < tiles[m][k] * prec:
-                b *= 2
-        return b
+        return occupied_bits(tiles[m][c], tiles[m][k], precs[m][start], o.chain[m].force_double_buffering)
 
     def level(m: int, start: int) -> None:
         mem = o.chain[m]
@@ -183,6 +187,111 @@ def _operand_vectors(
 # --------------------------------------------------------------------------------------------------------
 
 
+class _Enumeration:
+    """The state of one enumeration: the incumbent, the counters, and what the bounds need."""
+
+    def __init__(self, ctx: LayerContext, objective: str, cutoff: float | None, canonical: bool, prune: bool, visit, space: SpaceSize):
+        self.ctx, self.objective, self.cutoff, self.canonical, self.visit = ctx, objective, cutoff, canonical, visit
+        self.operands = ctx.operands
+        # memories holding several operands of this layer: checked jointly on the product
+        holders: dict[int, int] = {}
+        for o in self.operands:
+            for mem in o.chain:
+                holders[mem.index] = holders.get(mem.index, 0) + 1
+        shared = [mem for mem in ctx.accelerator.memories if holders.get(mem.index, 0) > 1]
+        self.shared_pos = {mem.index: i for i, mem in enumerate(shared)}
+        self.shared_size = [mem.size for mem in shared]
+        self.bnb = prune and objective in ("energy", "edp")
+        # latency >= T_tot + systolic drain (stall/slack, on- and off-loading are >= 0): the EDP bound's factor
+        self.lat_lb = latency_floor(ctx) if objective == "edp" else 1
+        self.res = ExhaustiveResult(None, None, space)
+        self.best_tm: TemporalMapping | None = None
+        self.best: CostResult | None = None
+        self.skipped = 0  # branches cut by the energy bound
+
+    def threshold(self) -> float:
+        """Objective value a combination must not exceed to matter: the incumbent's, or the cutoff."""
+        t = math.inf
+        if self.best is not None:
+            t = self.best.energy if self.objective == "energy" else self.best.energy * self.best.latency
+        return t if self.cutoff is None else min(t, self.cutoff)
+
+    def operand_energies(self, order, vecs) -> list[list[list[float]]]:
+        """Per operand and cut vector, its memory energy per level (it does not depend on the other operands)."""
+        base = {o.name: v[0][0] for o, v in zip(self.operands, vecs)}
+        energies = []
+        for o, v in zip(self.operands, vecs):
+            rows = []
+            for cuts, _ in v:
+                c = evaluate_temporal(self.ctx, TemporalMapping(order, dict(base, **{o.name: cuts})), detail=True)
+                self.res.evaluations += 1
+                rows.append([c.energy_breakdown[o.name][mem.name] for mem in o.chain])
+            energies.append(rows)
+        return energies
+
+    def order(self, order) -> None:
+        """Every feasible combination of per-operand cut vectors of one loop order."""
+        vecs = [_operand_vectors(self.ctx, o, order, self.shared_pos, self.canonical) for o in self.operands]
+        if not all(vecs):
+            return
+        self.res.orders_fitting += 1
+        self.res.cut_vectors += sum(len(v) for v in vecs)
+        n_ops = len(self.operands)
+        energies: list[list[list[float]]] | None = None
+        rest_min: list[float] = []
+        # worth one cost-model call per vector only when the product over operands is larger
+        if self.bnb and math.prod(len(v) for v in vecs) > sum(len(v) for v in vecs):
+            energies = self.operand_energies(order, vecs)
+            op_min = [min(sum(r) for r in rows) for rows in energies]
+            rest_min = [sum(op_min[i:]) for i in range(n_ops + 1)]
+        chosen = [0] * n_ops
+
+        def combos(i: int, used: list[float], partial: float) -> None:
+            """Depth-first over operands: shared-memory capacity on partial sums, energy bound."""
+            if i == n_ops:
+                self.leaf(order, vecs, chosen, energies, partial)
+                return
+            for j, (_, usage) in enumerate(vecs[i]):
+                new = [u + x if x else u for u, x in zip(used, usage)]
+                if any(u > s for u, s in zip(new, self.shared_size)):
+                    continue
+                nxt = partial
+                if energies is not None:
+                    for e in energies[i][j]:
+                        nxt += e
+                    # the other operands' minima are summed in another association: keep a slack
+                    if i + 1 < n_ops and (nxt + rest_min[i + 1] + self.ctx.mac_energy) * self.lat_lb > self.threshold() * (1 + _BOUND_SLACK):
+                        self.skipped += 1
+                        continue
+                chosen[i] = j
+                combos(i + 1, new, nxt)
+
+        combos(0, [0.0] * len(self.shared_size), 0)
+
+    def leaf(self, order, vecs, chosen: list[int], energies, partial: float) -> None:
+        """Cost the combination in ``chosen`` unless its exact energy already rules it out."""
+        ctx, lat_lb = self.ctx, self.lat_lb
+        if energies is not None:
+            # summed as the cost model sums it (operand by operand, level by level, from 0): exact
+            exact = partial + ctx.mac_energy
+            # latency >= lat_lb and rounding is monotone, so this is a true bound on the objective
+            if exact * lat_lb > self.threshold():
+                self.skipped += 1
+                return
+        tm = TemporalMapping(order, {o.name: vecs[i][chosen[i]][0] for i, o in enumerate(self.operands)})
+        cost = evaluate_temporal(ctx, tm, detail=False)
+        self.res.evaluations += 1
+        if self.visit is not None:
+            self.visit(tm, cost)
+        if energies is not None and (cost.energy != exact or cost.latency < lat_lb):
+            # the per-operand decomposition or the latency floor no longer holds: the bounds are unsafe
+            raise AssertionError(
+                f"bound check: per-operand energies sum to {exact} (cost model: {cost.energy}), latency {cost.latency} vs floor {lat_lb}"
+            )
+        if better(self.objective, cost, self.best):
+            self.best_tm, self.best = tm, cost
+
+
 def exhaustive_temporal(
     ctx: LayerContext,
     objective: str = "energy",
@@ -190,120 +299,33 @@ def exhaustive_temporal(
     cutoff: float | None = None,
     canonical: bool = True,
     prune: bool = True,
+    visit: Callable[[TemporalMapping, CostResult], None] | None = None,
+    ordering: TemporalOrdering | None = None,
 ) -> ExhaustiveResult:
     """Enumerate every order and every feasible per-operand split; return the best by ``objective``.
 
     Raises :class:`SpaceTooLarge` when the unpruned space exceeds ``max_space`` (``None``: no limit).
     ``canonical`` (stationary cuts only) and ``prune`` (energy branch-and-bound) are the reductions of the
     module docstring; switching them off gives the plain enumeration (for tests). With ``cutoff`` only
-    mappings whose objective value may be <= ``cutoff`` are costed.
+    mappings whose objective value may be <= ``cutoff`` are costed. ``visit(tm, cost)`` sees every costed
+    mapping (with ``prune=False``: every mapping of the space that fits). ``ordering``: only the loop orders a
+    partial user ordering allows (:meth:`~cpmap.ordering.TemporalOrdering.accepts`) are enumerated.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}")
     t0 = time.perf_counter()
-    space = search_space(ctx)
+    space = search_space(ctx, ordering)
     if max_space is not None and space.total > max_space:
         raise SpaceTooLarge(ctx.layer.name, space.total, max_space)
-    operands = ctx.operands
-    n_ops = len(operands)
-    # memories holding several operands of this layer: checked jointly on the product
-    holders: dict[int, int] = {}
-    for o in operands:
-        for mem in o.chain:
-            holders[mem.index] = holders.get(mem.index, 0) + 1
-    shared = [mem for mem in ctx.accelerator.memories if holders.get(mem.index, 0) > 1]
-    shared_pos = {mem.index: i for i, mem in enumerate(shared)}
-    shared_size = [mem.size for mem in shared]
-    n_shared = len(shared)
-    bnb = prune and objective in ("energy", "edp")
-    # latency >= T_tot + systolic drain (stall/slack, on- and off-loading are >= 0): the EDP bound's factor
-    lat_lb = latency_floor(ctx) if objective == "edp" else 1
-
-    res = ExhaustiveResult(None, None, space)
-    best_tm: TemporalMapping | None = None
-    best: CostResult | None = None
-    skipped = 0  # branches cut by the energy bound
-
-    def threshold() -> float:
-        """Objective value a combination must not exceed to matter: the incumbent's, or the cutoff."""
-        t = math.inf
-        if best is not None:
-            t = best.energy if objective == "energy" else best.energy * best.latency
-        return t if cutoff is None else min(t, cutoff)
-
-    for order in multiset_permutations(list(space.factors)):
-        vecs = [_operand_vectors(ctx, o, order, shared_pos, canonical) for o in operands]
-        if not all(vecs):
-            continue
-        res.orders_fitting += 1
-        res.cut_vectors += sum(len(v) for v in vecs)
-        # per operand and cut vector: its memory energy per level (independent of the other operands);
-        # worth one cost-model call per vector only when the product over operands is larger
-        energies: list[list[list[float]]] | None = None
-        rest_min: list[float] = []
-        if bnb and math.prod(len(v) for v in vecs) > sum(len(v) for v in vecs):
-            base = {o.name: v[0][0] for o, v in zip(operands, vecs)}
-            energies = []
-            for o, v in zip(operands, vecs):
-                rows = []
-                for cuts, _ in v:
-                    c = evaluate_temporal(ctx, TemporalMapping(order, dict(base, **{o.name: cuts})), detail=True)
-                    res.evaluations += 1
-                    rows.append([c.energy_breakdown[o.name][mem.name] for mem in o.chain])
-                energies.append(rows)
-            op_min = [min(sum(r) for r in rows) for rows in energies]
-            rest_min = [sum(op_min[i:]) for i in range(n_ops + 1)]
-        chosen = [0] * n_ops
-
-        def leaf(partial: float) -> None:
-            """Cost the combination in ``chosen`` unless its exact energy already rules it out."""
-            nonlocal best, best_tm, skipped
-            if energies is not None:
-                # summed as the cost model sums it (operand by operand, level by level, from 0): exact
-                exact = partial + ctx.mac_energy
-                # latency >= lat_lb and rounding is monotone, so this is a true bound on the objective
-                if exact * lat_lb > threshold():
-                    skipped += 1
-                    return
-            tm = TemporalMapping(order, {o.name: vecs[i][chosen[i]][0] for i, o in enumerate(operands)})
-            cost = evaluate_temporal(ctx, tm, detail=False)
-            res.evaluations += 1
-            if energies is not None and (cost.energy != exact or cost.latency < lat_lb):
-                # the per-operand decomposition or the latency floor no longer holds: the bounds are unsafe
-                raise AssertionError(
-                    f"bound check: per-operand energies sum to {exact} (cost model: {cost.energy}), "
-                    f"latency {cost.latency} vs floor {lat_lb}"
-                )
-            if better(objective, cost, best):
-                best_tm, best = tm, cost
-
-        def combos(i: int, used: list[float], partial: float) -> None:
-            """Depth-first over operands: shared-memory capacity on partial sums, energy bound."""
-            nonlocal skipped
-            if i == n_ops:
-                leaf(partial)
-                return
-            for j, (_, usage) in enumerate(vecs[i]):
-                new = [u + x if x else u for u, x in zip(used, usage)]
-                if any(u > s for u, s in zip(new, shared_size)):
-                    continue
-                nxt = partial
-                if energies is not None:
-                    for e in energies[i][j]:
-                        nxt += e
-                    # the other operands' minima are summed in another association: keep a slack
-                    if i + 1 < n_ops and (nxt + rest_min[i + 1] + ctx.mac_energy) * lat_lb > threshold() * (1 + _BOUND_SLACK):
-                        skipped += 1
-                        continue
-                chosen[i] = j
-                combos(i + 1, new, nxt)
-
-        combos(0, [0.0] * n_shared, 0)
-
+    run = _Enumeration(ctx, objective, cutoff, canonical, prune, visit, space)
+    orders = constrained_orders(list(space.factors), ordering) if ordering else multiset_permutations(list(space.factors))
+    for order in orders:
+        run.order(order)
+    res, best_tm, best = run.res, run.best_tm, run.best
     # Skipped branches have objective values above the threshold of their time (the incumbent's or the
     # cutoff). A winner at or below the cutoff is therefore optimal; above it (or none with something
     # skipped) only "nothing reaches the cutoff" is proven.
-    if cutoff is not None and skipped and (best is None or objective_value(objective, best) > cutoff):
+    if cutoff is not None and run.skipped and (best is None or objective_value(objective, best) > cutoff):
         res.pruned = True
         best_tm = best = None
     if best_tm is not None:
@@ -315,29 +337,49 @@ def exhaustive_temporal(
         "orders_fitting": res.orders_fitting,
         "cut_vectors": res.cut_vectors,
         "evaluations": res.evaluations,
-        "skipped": skipped,
+        "skipped": run.skipped,
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return res
 
 
+def exhaustive_front(ctx: LayerContext, max_space: int | None = 2_000_000) -> list[tuple[float, float, TemporalMapping]]:
+    """The energy-latency Pareto front of ``ctx`` by enumeration: ``(energy, latency, mapping)`` of every
+    non-dominated pair, sorted by energy (the ground truth of ``cpmap pareto`` on small layers)."""
+    seen: list[tuple[float, float, TemporalMapping]] = []
+
+    def keep(tm: TemporalMapping, cost: CostResult) -> None:
+        seen.append((cost.energy, cost.latency, tm))
+
+    exhaustive_temporal(ctx, "energy", max_space, prune=False, visit=keep)
+    front: list[tuple[float, float, TemporalMapping]] = []
+    for e, lat, tm in sorted(seen, key=lambda x: (x[0], x[1])):
+        if not front or lat < front[-1][1]:
+            front.append((e, lat, tm))
+    return front
+
+
 def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     """The exhaustive engine: status ``optimal`` (proof by enumeration), ``infeasible`` or ``pruned``.
 
-    Reads ``objective``, ``max_space`` (raises :class:`SpaceTooLarge` above it) and ``cutoff``; ignores the
-    LPF limit (prime factors are never merged), ``time_limit``, ``threads`` and ``hint``.
+    Reads ``objective``, ``max_space`` (raises :class:`SpaceTooLarge` above it), ``cutoff`` and ``ordering`` (a
+    partial user ordering: the enumeration keeps the orders its block rule accepts); ignores the
+    LPF limit (prime factors are never merged), ``time_limit`` and ``hint``.
     """
-    r = exhaustive_temporal(ctx, options.objective, options.max_space, options.cutoff)
+    ordering = TemporalOrdering(options.ordering)
+    r = exhaustive_temporal(ctx, options.objective, options.max_space, options.cutoff, ordering=ordering)
     if r.pruned:
         return EngineResult(
-            "pruned",
+            Status.PRUNED,
             bound=options.cutoff,
             message=f"no temporal mapping reaches the cutoff {options.cutoff:g}",
             stats=r.stats,
         )
     if r.cost is None:
+        if ordering and r.space.orders == 0:
+            return EngineResult(Status.INFEASIBLE, message=f"no order of the prime factors satisfies the temporal_ordering {ordering}", stats=r.stats)
         return EngineResult(
-            "infeasible",
+            Status.INFEASIBLE,
             message=(
                 f"layer {ctx.layer.name}: none of the {r.space.total:,} temporal mappings "
                 f"({r.space.orders:,} loop orders x level splits) fits the memories"
@@ -345,4 +387,4 @@ def exhaustive(ctx: LayerContext, options: EngineOptions) -> EngineResult:
             stats=r.stats,
         )
     value = objective_value(options.objective, r.cost)
-    return EngineResult("optimal", r.temporal, r.cost, value, value, stats=r.stats)
+    return EngineResult(Status.OPTIMAL, r.temporal, r.cost, value, value, stats=r.stats)

@@ -9,8 +9,8 @@ linearised exactly (binary x bounded continuous, McCormick). The objective is th
 HiGHS runs with a zero relative gap and an absolute gap below one scaled unit, so "optimal" is a proof.
 The decoded mapping is re-evaluated by the cost model and compared, as for CP-SAT.
 
-Same objective rules as the CP-SAT backend: energy exact; latency and EDP reported as ``feasible`` with a
-valid bound only (:mod:`cpmap.engines.certificate`).
+Energy only: the latency model's max/min/division terms are not linearised here; ``cpmap solve --engine
+milp`` refuses the latency and EDP objectives (exit 2), and :mod:`cpmap.engines.cpsat` proves them.
 """
 
 from __future__ import annotations
@@ -24,19 +24,17 @@ import time
 import pyomo.environ as pyo
 
 from ..cost.model import LayerContext
+from ..errors import EngineRefusal
 from ..formulation import TemporalFormulation
-from ..mapping import TemporalMapping
-from .base import EngineOptions, EngineResult
-from .certificate import certify, cutoff_limit, fallback_to_loma, formulation_or_result, no_solution
+from ..status import Status
+from .base import REL_TOL, EngineOptions, EngineResult, ExactnessError
+from .certificate import check_solution, energy_limit, formulation_or_result, model_above, no_solution
 
 
 def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
     m = pyo.ConcreteModel()
     n_c = len(form.coords)
-    rows = []
-    for el in form.elements:
-        keep = [i for i, row in enumerate(el.rows) if all(el.free[c] or row[c] == 0 for c in range(n_c))]
-        rows.append(keep)
+    rows = [list(range(len(el.rows))) for el in form.elements]
     m.Z = pyo.Set(initialize=[(e, r) for e, keep in enumerate(rows) for r in keep], dimen=2)
     m.z = pyo.Var(m.Z, domain=pyo.Binary)
     m.one = pyo.ConstraintList()
@@ -45,70 +43,88 @@ def _build(form: TemporalFormulation) -> tuple[pyo.ConcreteModel, list]:
 
     def x(e: int, c: int):
         el = form.elements[e]
-        return sum(el.rows[r][c] * m.z[e, r] for r in rows[e] if el.rows[r][c])
+        return sum(form.tiles[el.rows[r]][c] * m.z[e, r] for r in rows[e] if form.tiles[el.rows[r]][c])
 
     m.chain = pyo.ConstraintList()
-    for oi, ids in enumerate(form.operand_elements):
-        seq = [e for e in [form.prefix_element[oi], *ids] if e is not None]
-        for a, b in zip(seq, seq[1:]):
-            for c in range(n_c):
-                lhs, rhs = x(a, c), x(b, c)
-                if isinstance(lhs, int) and isinstance(rhs, int):  # both fixed by the tables: nothing to state
-                    continue
-                m.chain.add(lhs <= rhs)
-    pairs = [(a, b) for a in range(len(form.elements)) for b in range(a + 1, len(form.elements)) if form.elements[a].operand != form.elements[b].operand]
+    for a, b in sorted(form.known_order()):
+        for c in range(n_c):
+            lhs, rhs = x(a, c), x(b, c)
+            if isinstance(lhs, int) and isinstance(rhs, int):  # both fixed by the tables: nothing to state
+                continue
+            m.chain.add(lhs <= rhs)
+    known = form.known_order()
+    pairs = [(a, b) for a in range(len(form.elements)) for b in range(a + 1, len(form.elements)) if (a, b) not in known and (b, a) not in known]
     m.le = pyo.Var(range(len(pairs)), domain=pyo.Binary)
     for p, (a, b) in enumerate(pairs):
         for c in range(n_c):
             big = form.max_exp[c]
             m.chain.add(x(a, c) - x(b, c) <= big * (1 - m.le[p]))
             m.chain.add(x(b, c) - x(a, c) <= big * m.le[p])
+    # a partial user ordering: the innermost loops form the entries' blocks (same rule as the CP-SAT model)
+    prev: list = [0] * n_c
+    for b in form.blocks:
+        cur = [x(b.element, c) for c in range(n_c)]
+        for c in range(n_c):
+            diff = cur[c] - prev[c]
+            if isinstance(diff, int):
+                continue
+            if c not in b.coords:
+                m.chain.add(diff == 0)
+            elif b.exponents is not None:
+                m.chain.add(diff == b.exponents[c])
+        total = sum(cur[c] - prev[c] for c in b.coords)
+        if not isinstance(total, int):
+            m.chain.add(total >= 1)
+        prev = cur
     m.cap = pyo.ConstraintList()
-    m.y = pyo.VarList(domain=pyo.NonNegativeReals)
+    m.y = pyo.VarList(domain=pyo.Reals)
     for g in form.capacity:
         total = 0
         for mb in g.members:
-            part, fin = mb.precision
             if mb.flag_element is not None:
                 fe = form.elements[mb.flag_element]
-                flag = sum(m.z[mb.flag_element, r] for r in rows[mb.flag_element] if fe.ir_left[r])
+                flag = sum(m.z[mb.flag_element, r] for r in rows[mb.flag_element] if fe.columns["ir_left"][r])
             else:
                 flag = 1 if mb.flag_const else 0
             if mb.element is None:
-                total += float(mb.full_elements) * (fin + (part - fin) * flag)
+                total += mb.bits_final + (mb.bits_partial - mb.bits_final) * flag
                 continue
-            el = form.elements[mb.element]
-            size_of = {r: float(el.elements[r]) * (2 if el.doubled[r] else 1) for r in rows[mb.element]}
-            base = sum(size_of[r] * m.z[mb.element, r] for r in rows[mb.element])
-            total += fin * base
-            if part != fin and not (isinstance(flag, int) and flag == 0):
-                if isinstance(flag, int):
-                    total += (part - fin) * base
-                else:
-                    cmax = max(size_of.values())
-                    y = m.y.add()
-                    m.cap.add(y <= cmax * flag)
-                    m.cap.add(y <= base)
-                    m.cap.add(y >= base - cmax * (1 - flag))
-                    total += (part - fin) * y
+            base = sum(mb.bits_final[r] * m.z[mb.element, r] for r in rows[mb.element])
+            extra = {r: mb.bits_partial[r] - mb.bits_final[r] for r in rows[mb.element]}
+            total += base
+            if not any(extra.values()) or (isinstance(flag, int) and flag == 0):
+                continue
+            diff = sum(v * m.z[mb.element, r] for r, v in extra.items() if v)
+            if isinstance(flag, int):
+                total += diff
+                continue
+            # binary flag x bounded term, linearised exactly (McCormick)
+            lo, hi = min(0, *extra.values()), max(0, *extra.values())
+            y = m.y.add()
+            y.setlb(lo)
+            m.cap.add(y <= hi * flag)
+            m.cap.add(y >= lo * flag)
+            m.cap.add(y <= diff - lo * (1 - flag))
+            m.cap.add(y >= diff - hi * (1 - flag))
+            total += y
         if isinstance(total, (int, float)):
             if total > g.size:  # constant tiles alone overflow: no mapping at all
                 m.cap.add(m.z[next(iter(m.Z))] >= 2)
             continue
         m.cap.add(total <= g.size)
     m.obj = pyo.Objective(
-        expr=sum(form.elements[e].energy[r] * m.z[e, r] for e, r in m.Z) + form.constant_energy,
+        expr=sum(form.elements[e].columns["energy"][r] * m.z[e, r] for e, r in m.Z if "energy" in form.elements[e].columns) + form.constant_energy,
         sense=pyo.minimize,
     )
     return m, rows
 
 
-def _decode(form: TemporalFormulation, m, rows) -> TemporalMapping:
+def _tiles(form: TemporalFormulation, m, rows) -> list[tuple[int, ...]]:
     tiles = []
     for e, keep in enumerate(rows):
         r = max(keep, key=lambda r: pyo.value(m.z[e, r]))
-        tiles.append(form.elements[e].rows[r])
-    return form.decode(tiles)
+        tiles.append(form.tiles[form.elements[e].rows[r]])
+    return tiles
 
 
 def milp(ctx: LayerContext, options: EngineOptions) -> EngineResult:
@@ -117,6 +133,8 @@ def milp(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     Runs in a fresh child process: OR-Tools' shared library embeds its own HiGHS, whose symbols clash
     with highspy's when both are loaded in one process (whichever comes second fails to load).
     """
+    if options.objective != "energy":  # refused here, before a child process is started for nothing
+        raise EngineRefusal(f"the milp engine encodes energy only (objective {options.objective}); use --engine cpsat")
     # a plain child interpreter (not multiprocessing's spawn, which re-imports the caller's __main__)
     proc = subprocess.run(
         [sys.executable, "-c", "import cpmap.engines.milp as m; m._child()"],
@@ -145,14 +163,15 @@ def _child() -> None:
 def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     from pyomo.contrib.solver.solvers.highs import Highs
 
+    if options.objective != "energy":
+        raise EngineRefusal(f"the milp engine encodes energy only (objective {options.objective}); use --engine cpsat")
     t0 = time.perf_counter()
-    form = formulation_or_result(ctx, options)
+    form = formulation_or_result(ctx, options, latency=False)
     if isinstance(form, EngineResult):
         return form
     m, rows = _build(form)
-    limit = cutoff_limit(form, options)
-    if limit is not None:
-        m.cutoff = pyo.Constraint(expr=m.obj.expr <= limit)
+    if options.cutoff is not None:
+        m.cutoff = pyo.Constraint(expr=m.obj.expr <= energy_limit(form, options.cutoff))
     config = {
         "load_solutions": False,
         "raise_exception_on_nonoptimal_result": False,
@@ -169,13 +188,23 @@ def _milp_here(ctx: LayerContext, options: EngineOptions) -> EngineResult:
     res = solver.solve(m, **config)
     tc = res.termination_condition.name
     stats = {"coords": len(form.coords), "elements": len(form.elements), "binaries": len(m.Z), "solver_status": tc}
+    finite = res.objective_bound is not None and math.isfinite(res.objective_bound)
+    bound_scaled = math.ceil(res.objective_bound - 1e-6) if finite else None
     if tc in ("provenInfeasible", "locallyInfeasible", "infeasibleOrUnbounded"):
-        return no_solution(options, stats)
+        return no_solution(options)
     if res.incumbent_objective is None:
-        bound = float(form.energy(math.ceil(res.objective_bound - 1e-6))) if res.objective_bound is not None else None
-        return fallback_to_loma(ctx, options, bound, stats, f"no solution within the time limit ({tc})")
+        bound = float(form.energy(bound_scaled)) if bound_scaled is not None else None
+        return EngineResult(Status.UNKNOWN, bound=bound, stats=stats, message=f"no solution within the time limit ({tc})")
     res.solution_loader.load_vars()
     stats["seconds"] = time.perf_counter() - t0
-    bound_scaled = math.ceil(res.objective_bound - 1e-6) if res.objective_bound is not None else 0
-    proven = tc == "convergenceCriteriaSatisfied"
-    return certify(form, options, _decode(form, m, rows), round(res.incumbent_objective), bound_scaled, proven, stats, "MILP")
+    tiles = _tiles(form, m, rows)
+    point = check_solution(form, tiles, round(res.incumbent_objective), None, "MILP")
+    value = point.cost.energy
+    stats["solver_energy"] = float(point.energy)
+    if tc == "convergenceCriteriaSatisfied":
+        if model_above(form.energy(round(res.incumbent_objective)), value) or abs(float(point.energy) - value) > REL_TOL * max(1.0, value):
+            raise ExactnessError(f"layer {ctx.layer.name}: MILP energy {float(point.energy)!r} != cost model {value!r}")
+        # energy is proven; ZigZag's latency tie-break among energy optima is not stated in this model
+        return EngineResult(Status.OPTIMAL, point.temporal, point.cost, value, value, stats=stats, message="energy proven; the latency tie-break among energy optima is not encoded by milp (cpsat proves it)")
+    bound = float(form.energy(bound_scaled)) if bound_scaled is not None else None
+    return EngineResult(Status.FEASIBLE, point.temporal, point.cost, value, None if bound is None else min(bound, value), stats=stats, message=f"time limit: best mapping found ({tc}) with HiGHS's proven bound")

@@ -38,6 +38,7 @@ import numpy as np
 from ..cost.model import CostResult, LayerContext, evaluate_temporal
 from ..factors import prime_factors
 from ..mapping import TemporalMapping
+from ..status import Status
 from .allocator import AllocationError, allocate
 from .base import EngineOptions, EngineResult, objective_value
 
@@ -151,7 +152,8 @@ def salsa(ctx: LayerContext, options: EngineOptions) -> EngineResult:
         ctx, options.salsa_iterations, options.salsa_start_temperature, options.salsa_criterion, options.seed
     )
     if cost is None:
+        # the chain saw a sample of the orders: that none of them fits proves nothing about the others
         return EngineResult(
-            "infeasible", message=f"none of the {stats['distinct_orders']} loop orders met fits the memories", stats=stats
+            Status.UNKNOWN, message=f"none of the {stats['distinct_orders']} loop orders met fits the memories", stats=stats
         )
-    return EngineResult("heuristic", tm, cost, objective_value(options.objective, cost), None, stats=stats)
+    return EngineResult(Status.HEURISTIC, tm, cost, objective_value(options.objective, cost), None, stats=stats)

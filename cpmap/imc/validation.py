@@ -16,7 +16,6 @@ is not expected to match silicon: each chip lists why they differ.
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,94 +229,54 @@ def write_csv(rows: list[ValidationRow], path: Path) -> None:
                 ])
 
 
-# -- bar chart: hand-written SVG (no dependency); PNG too when matplotlib is installed ---------------------------
+# -- bar chart (matplotlib): model / reported per chip, three panels, log scale ----------------------------------
 
 _SERIES = (("script", "ZigZag-IMC validation script", "#4c78a8"), ("integrated", "integrated model (cpmap = ZigZag 3.9.1)", "#f58518"))
 _LOG_MIN, _LOG_MAX = -2, 2  # log10 of the ratio axis: 0.01 ... 100
 
 
-def _esc(s: str) -> str:
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def validation_figure(rows: list[ValidationRow]):
+    """Three panels (TOP/s/W, area, clock period): model / reported per chip, log scale, for both models.
+    Every bar's SVG id names the chip, the model and the ratio; a chip the integrated model does not apply to
+    is starred."""
+    import matplotlib
+    from matplotlib.figure import Figure
 
+    from ..plot import _STYLE
 
-def svg_chart(rows: list[ValidationRow]) -> str:
-    """Three panels (TOP/s/W, area, clock period): model / reported per chip, log scale, for both models."""
-    pw, ph, left, top, gap = 820, 210, 70, 50, 70
-    width = left + pw + 30
-    height = top + len(METRICS) * (ph + gap) + 10
-    n = len(rows)
-    group = pw / max(n, 1)
-    bar = group * 0.32
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        'font-family="Helvetica, Arial, sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="15">IMC model vs silicon: model / reported '
-        "(log scale; * = integrated model does not apply)</text>",
-    ]
-    lx = left
-    for _, label, color in _SERIES:
-        out.append(f'<rect x="{lx}" y="30" width="12" height="12" fill="{color}"/>')
-        out.append(f'<text x="{lx + 16}" y="40">{_esc(label)}</text>')
-        lx += 16 + 7 * len(label) + 30
-
-    def y_of(ratio: float, y0: float) -> float:
-        v = min(max(math.log10(ratio), _LOG_MIN), _LOG_MAX)
-        return y0 + ph * (_LOG_MAX - v) / (_LOG_MAX - _LOG_MIN)
-
-    for p, (metric, label) in enumerate(METRICS):
-        y0 = top + 20 + p * (ph + gap)
-        out.append(f'<text x="{left}" y="{y0 - 8}" font-size="13" font-weight="bold">{_esc(label)}: model / reported</text>')
-        for e in range(_LOG_MIN, _LOG_MAX + 1):
-            y = y0 + ph * (_LOG_MAX - e) / (_LOG_MAX - _LOG_MIN)
-            stroke = "#333" if e == 0 else "#ddd"
-            out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="{stroke}"/>')
-            out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{10.0 ** e:g}</text>')
-        y1 = y_of(1.0, y0)
-        for i, row in enumerate(rows):
-            gx = left + i * group
-            for s, (which, _, color) in enumerate(_SERIES):
-                r = row.ratio(which, metric)
-                x = gx + group * 0.16 + s * bar
-                if r is None or r <= 0:
-                    out.append(f'<text x="{x + bar / 2:.1f}" y="{y1 - 4:.1f}" text-anchor="middle" fill="#999">n/a</text>')
-                    continue
-                y = y_of(r, y0)
-                out.append(
-                    f'<rect x="{x:.1f}" y="{min(y, y1):.1f}" width="{bar:.1f}" height="{max(abs(y1 - y), 0.5):.1f}" '
-                    f'fill="{color}"><title>{_esc(row.chip.name)} {which}: {r:.3g}</title></rect>'
-                )
-                out.append(f'<text x="{x + bar / 2:.1f}" y="{(y - 3 if y <= y1 else y + 12):.1f}" text-anchor="middle" font-size="9">{r:.2g}</text>')
-            name = row.chip.name + ("" if row.chip.model_applies else "*")
-            out.append(f'<text x="{gx + group / 2:.1f}" y="{y0 + ph + 16}" text-anchor="middle">{_esc(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def write_png_chart(rows: list[ValidationRow], path: Path) -> bool:
-    """The same chart as a PNG with matplotlib (optional extra ``[plot]``); False if matplotlib is absent."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, axes = plt.subplots(len(METRICS), 1, figsize=(9, 8), sharex=True)
     names = [r.chip.name + ("" if r.chip.model_applies else "*") for r in rows]
-    xs = range(len(rows))
-    for ax, (metric, label) in zip(axes, METRICS):
-        for s, (which, legend, color) in enumerate(_SERIES):
-            vals = [r.ratio(which, metric) or float("nan") for r in rows]
-            ax.bar([x + (s - 0.5) * 0.35 for x in xs], vals, width=0.35, color=color, label=legend)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_yscale("log")
-        ax.set_ylim(10.0**_LOG_MIN, 10.0**_LOG_MAX)
-        ax.set_ylabel(f"{label}\nmodel / reported")
-    axes[0].legend(fontsize=8)
-    axes[-1].set_xticks(list(xs), names)
-    fig.suptitle("IMC model vs silicon (* = integrated model does not apply)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return True
+    xs = list(range(len(rows)))
+    with matplotlib.rc_context(_STYLE):
+        fig = Figure(figsize=(9, 8.5))
+        axes = fig.subplots(len(METRICS), 1)
+        for ax, (metric, label) in zip(axes, METRICS):
+            for s, (which, legend, color) in enumerate(_SERIES):
+                for x, row in zip(xs, rows):
+                    r = row.ratio(which, metric)
+                    if r is None or r <= 0:
+                        ax.text(x + (s - 0.5) * 0.36, 1.0, "n/a", ha="center", va="bottom", fontsize=7, color="#999")
+                        continue
+                    # from 1 (model = silicon) to the ratio: up when the model is above, down when below
+                    (bar,) = ax.bar(x + (s - 0.5) * 0.36, r - 1.0, width=0.36, bottom=1.0, color=color, label=legend if x == 0 else None)
+                    bar.set_gid(f"{row.chip.name} | {which} | {r:.3g}")
+                    shown = min(max(r, 10.0**_LOG_MIN), 10.0**_LOG_MAX)
+                    ax.text(x + (s - 0.5) * 0.36, shown * (1.1 if r >= 1 else 0.9), f"{r:.2g}", ha="center",
+                            va="bottom" if r >= 1 else "top", fontsize=7)
+            ax.axhline(1.0, color="black", linewidth=0.8)
+            ax.set_yscale("log")
+            ax.set_ylim(10.0**_LOG_MIN, 10.0**_LOG_MAX)
+            ax.set_ylabel(f"{label}\nmodel / reported")
+            ax.set_xticks(xs, names)
+            ax.grid(axis="y", color="#e5e5e5")
+            ax.set_axisbelow(True)
+        axes[0].legend(fontsize=8, loc="upper left", frameon=False)
+        fig.suptitle("IMC model vs silicon: model / reported (log scale; * = integrated model does not apply)", fontsize=10)
+        fig.tight_layout()
+    return fig
+
+
+def write_charts(rows: list[ValidationRow], outdir: Path) -> list[Path]:
+    """imc_validation.png and imc_validation.svg in ``outdir``."""
+    from ..plot import save_figure
+
+    return save_figure(validation_figure(rows), outdir / "imc_validation")

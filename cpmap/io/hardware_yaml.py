@@ -24,9 +24,25 @@ _ALLOC_RE = re.compile(r"^(I1|I2|O),\s*(fh|tl|fl|th)$")
 _IMC_KEYS = ("is_imc", "imc_type", "input_precision", "bit_serial_precision", "adc_resolution")
 
 
+#: The keys of a hardware YAML that cpmap reads, per level of the document (the loader ignores others);
+#: ``cpmap sweep`` refuses a parameter path outside them.
+TOP_KEYS = ("name", "memories", "operational_array")
+MEMORY_KEYS = (
+    "size", "r_cost", "w_cost", "area", "latency", "operands", "ports", "served_dimensions",
+    "force_double_buffering", "auto_cost_extraction",
+)
+PORT_KEYS = ("name", "type", "bandwidth_min", "bandwidth_max", "allocation")
+ARRAY_KEYS = ("unit_energy", "unit_area", "dimensions", "sizes", "systolic_dimensions", *_IMC_KEYS)
+
+
 def load_accelerator(path: str | Path) -> Accelerator:
     """Parse a ZigZag hardware YAML into an :class:`Accelerator`; bad input raises :class:`InputError`."""
-    data = read_yaml(path)
+    return accelerator_from_data(read_yaml(path), path)
+
+
+def accelerator_from_data(data: Any, path: str | Path) -> Accelerator:
+    """Build an :class:`Accelerator` from a parsed hardware YAML document, with every check of
+    :func:`load_accelerator`; ``path`` names the document in error messages."""
     if not isinstance(data, dict):
         raise InputError(path, None, "expected a mapping with 'name', 'memories' and 'operational_array'")
     name = str(field(data, "name", (str, int), path, ""))
@@ -68,8 +84,8 @@ def _operational_array(d: dict[str, Any], path: str | Path) -> OperationalArray:
                 raise InputError(path, f"{w}.{k}", "only allowed for IMC arrays (is_imc: true)")
         if d.get("adc_resolution") not in (None, 0):
             raise InputError(path, f"{w}.adc_resolution", "only allowed for IMC arrays (is_imc: true)")
-    unit_energy = field(d, "unit_energy", float, path, w, default=None if is_imc else _required(path, w, "unit_energy", d))
-    unit_area = field(d, "unit_area", float, path, w, default=0.0)
+    unit_energy = field(d, "unit_energy", float, path, w, default=None if is_imc else _required(path, w, "unit_energy", d), minimum=0)
+    unit_area = field(d, "unit_area", float, path, w, default=0.0, minimum=0)
     return OperationalArray(
         unit_energy=unit_energy if unit_energy is not None else 0.0,
         unit_area=unit_area,
@@ -143,10 +159,11 @@ def _memory(name: str, d: Any, index: int, array: OperationalArray, path: str | 
     auto = field(d, "auto_cost_extraction", bool, path, w, default=False)
     if auto:
         raise InputError(path, f"{w}.auto_cost_extraction", "CACTI cost extraction is not supported; give r_cost, w_cost and area")
-    r_cost = field(d, "r_cost", float, path, w)
-    w_cost = field(d, "w_cost", float, path, w)
-    area = field(d, "area", float, path, w)
-    latency = field(d, "latency", int, path, w)
+    # a negative cost would make the solvers prefer more accesses: no meaning, and no longer a minimum
+    r_cost = field(d, "r_cost", float, path, w, minimum=0)
+    w_cost = field(d, "w_cost", float, path, w, minimum=0)
+    area = field(d, "area", float, path, w, minimum=0)
+    latency = field(d, "latency", int, path, w, minimum=0)
     operands = field(d, "operands", list, path, w)
     if not operands:
         raise InputError(path, f"{w}.operands", "a memory must store at least one operand")

@@ -68,6 +68,8 @@ def _entry(d: object, w: str, path: str | Path) -> MappingConstraints:
                     raise InputError(path, f"{w}.spatial_mapping.{ad}[{i}]", f"expected '<DIM>, <factor>', got {item!r}")
                 if int(m.group(2)) < 1:
                     raise InputError(path, f"{w}.spatial_mapping.{ad}[{i}]", "unroll factor must be >= 1")
+                if m.group(1) in pairs:
+                    raise InputError(path, f"{w}.spatial_mapping.{ad}[{i}]", f"layer dimension {m.group(1)} given twice on {ad}")
                 pairs[m.group(1)] = int(m.group(2))
             unrollings.append((ad, tuple(pairs.items())))
         spatial = SpatialMapping(tuple(unrollings))
@@ -77,13 +79,18 @@ def _entry(d: object, w: str, path: str | Path) -> MappingConstraints:
             raise InputError(path, f"{w}.spatial_mapping_hint.{ad}", "expected a list of layer dims")
         hint[str(ad)] = tuple(lst)
     links = field(d, "memory_operand_links", dict, path, w, default=dict(DEFAULT_LINKS))
+    linked: dict[str, str] = {}
     for op, mop in links.items():
-        if mop not in MEMORY_OPERANDS:
+        if not isinstance(mop, str) or mop not in MEMORY_OPERANDS:
             raise InputError(path, f"{w}.memory_operand_links.{op}", f"unknown memory operand {mop!r} (expected I1, I2 or O)")
+        if mop in linked:
+            # two layer operands in one memory operand would share (and overwrite) each other's tiles
+            raise InputError(path, f"{w}.memory_operand_links.{op}", f"memory operand {mop} is already linked to {linked[mop]}")
+        linked[mop] = str(op)
     ordering = []
     for i, item in enumerate(field(d, "temporal_ordering", list, path, w, default=[]) or []):
         ok = isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)
-        ok = ok and ((isinstance(item[1], int) and item[1] >= 1) or item[1] == "*")
+        ok = ok and ((isinstance(item[1], int) and not isinstance(item[1], bool) and item[1] >= 1) or item[1] == "*")
         if not ok:
             raise InputError(path, f"{w}.temporal_ordering[{i}]", f"expected [DIM, size] or [DIM, '*'], got {item!r}")
         ordering.append((item[0], item[1]))

@@ -9,7 +9,9 @@ be compared layer by layer:
   and the ``pads`` as padding.
 * ``Gemm``/``MatMul`` -> ``O[(b)(h)][d][k]+=I[(b)(h)][d][c]*W[(b)(h)][c][k]`` with loop dims ``C D K (B) (H)``;
   the batch indices are left off W when W is constant (fewer than two producing nodes).
-* every other node is skipped with a note.
+* every other node is skipped, and so is a costed type in a form that cannot be costed (a 1-D convolution, a
+  MatMul of rank 5): each becomes a :class:`SkippedNode` (the CLI prints one note per kind, the result JSON lists
+  them). A model with no costed node is an :class:`InputError`.
 
 Layer names are the ONNX node names (``Op<index>`` for unnamed nodes), layer ids the node indices in the graph,
 operand sources the indices of the producing nodes (the node's own index marks a constant operand).
@@ -20,7 +22,10 @@ Precisions default to 8 bits (W, I, O_final) and 16 bits (O, partial sums); the 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, ModelProto, NodeProto
@@ -34,20 +39,52 @@ _CONV_EQUATION = "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]"
 
 
 class _Skip(Exception):
-    """A node of a costed type that cannot be costed (e.g. a 1-D convolution); it becomes a note."""
+    """A node of a costed type that cannot be costed (e.g. a 1-D convolution); the message says why."""
 
 
-def load_onnx(path: str | Path) -> tuple[list[Layer], list[str]]:
-    """Read an ONNX model and return its costed layers (graph order) and one note per skipped node.
+@dataclass(frozen=True)
+class SkippedNode:
+    """An ONNX node that is not costed: its index in the graph, name, type and why (empty: not a costed type)."""
+
+    node_id: int
+    name: str
+    op_type: str
+    reason: str = ""
+
+    @property
+    def note(self) -> str:
+        """``skipped <type> node <name>`` (with the reason in parentheses when there is one)."""
+        return f"skipped {self.op_type} node {self.name}" + (f" ({self.reason})" if self.reason else "")
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"node": self.node_id, "name": self.name, "op_type": self.op_type}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def skipped_summary(skipped: list[SkippedNode] | tuple[SkippedNode, ...]) -> list[str]:
+    """One line per kind of skipped node, in order of first appearance: ``3 Softmax nodes not costed``."""
+    counts = Counter((s.op_type, s.reason) for s in skipped)
+    lines = []
+    for (op_type, reason), n in counts.items():
+        lines.append(f"{n} {op_type} node{'s' if n > 1 else ''} not costed" + (f" ({reason})" if reason else ""))
+    return lines
+
+
+def load_onnx(path: str | Path) -> tuple[list[Layer], list[SkippedNode]]:
+    """Read an ONNX model and return its costed layers (graph order) and its skipped nodes.
 
     Shapes come from the model's own value infos completed by ``onnx.shape_inference``. External weight data
     is never loaded (only shapes matter). Raises :class:`InputError` when the file is missing, is not an ONNX
-    model, or a costed node's shapes or attributes are unusable.
+    model, has no costed node, two costed nodes of one name, or a costed node's shapes or attributes are
+    unusable.
     """
     model = _read_model(path)
     shapes = _TensorShapes(_infer_shapes(model))
     layers: list[Layer] = []
-    notes: list[str] = []
+    skipped: list[SkippedNode] = []
+    named: dict[str, int] = {}
     # Output tensor name -> ids of the nodes producing it, filled as the graph is walked, so a node only
     # sees producers up to itself (ZigZag's rule).
     producers: dict[str, list[int]] = {}
@@ -63,10 +100,19 @@ def load_onnx(path: str | Path) -> tuple[list[Layer], list[str]]:
             elif node.op_type in _GEMM_OPS:
                 layers.append(_gemm_layer(node, node_id, name, shapes, producers, path, where))
             else:
-                notes.append(f"skipped {node.op_type} node {name}")
+                skipped.append(SkippedNode(node_id, name, node.op_type))
+                continue
         except _Skip as exc:
-            notes.append(f"skipped {node.op_type} node {name} ({exc})")
-    return layers, notes
+            skipped.append(SkippedNode(node_id, name, node.op_type, str(exc)))
+            continue
+        # results, --layers and mapping files address layers by name: two layers of one name would be one row
+        if name in named:
+            raise InputError(path, f"graph.node[{node_id}].name", f"duplicate layer name {name!r} (also graph.node[{named[name]}])")
+        named[name] = node_id
+    if not layers:
+        kinds = "; ".join(skipped_summary(skipped)) or "the graph has no node"
+        raise InputError(path, "graph", f"no node cpmap can cost ({', '.join(_CONV_OPS + _GEMM_OPS)}): {kinds}")
+    return layers, skipped
 
 
 # ----- reading -----------------------------------------------------------------------------------------------
@@ -209,7 +255,7 @@ def _conv_layer(
             raise InputError(path, f"{where}.kernel_shape", "missing and not derivable from the weight shape")
         kernel = w_shape[2:]
     if len(kernel) != 2 or len(ia) != 4 or len(oa) != 4:
-        raise _Skip(f"only 2-D convolutions are costed, got kernel_shape {kernel}")
+        raise _Skip("only 2-D convolutions are costed")
     strides = _attr_ints(node, "strides", [1, 1], path, where)
     dilations = _attr_ints(node, "dilations", [1, 1], path, where)
     pads = _attr_ints(node, "pads", [0, 0, 0, 0], path, where)
@@ -219,6 +265,12 @@ def _conv_layer(
         raise InputError(path, where, f"bad strides {strides}, dilations {dilations}, pads {pads} or group {group}")
     if min(strides + dilations + kernel) < 1:
         raise InputError(path, where, "strides, dilations and kernel_shape must be positive")
+    if min(pads) < 0:
+        raise InputError(path, f"{where}.pads", f"padding must be >= 0, got {pads}")
+    for tensor, shape in ((in_name, ia), (out_name, oa)):
+        # ONNX requires it; ZigZag would silently cost ceil(channels / group) per group
+        if shape[1] > 0 and shape[1] % group:
+            raise InputError(path, f"{where}.group", f"group {group} does not divide the {shape[1]} channels of tensor {tensor!r}")
 
     w_prec, a_prec, o_prec = _precisions(node, path, where)
     # ZigZag pairs list index 0 with the x dims for kernel, stride, dilation and padding, but takes OX/IX from
@@ -267,7 +319,7 @@ def _gemm_layer(
     out_shape = _shape(shapes, out_name, path, where)
     in_shape = shapes.get(in_name) or _gemm_input_from_weight(node, shapes, out_shape, path, where)
     if len(in_shape) != len(out_shape) or len(in_shape) not in (2, 3, 4):
-        raise _Skip(f"input rank {len(in_shape)} and output rank {len(out_shape)} not supported")
+        raise _Skip("only inputs and outputs of one rank, 2 to 4, are costed")
     if _attr_int(node, "transA", 0, path, where):
         if len(in_shape) != 2:
             raise _Skip("transA only supported with 2-D inputs")

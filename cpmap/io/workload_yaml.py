@@ -28,7 +28,7 @@ def load_workload_yaml(path: str | Path) -> list[Layer]:
     The layer name is ``name`` when given, else the ``id`` as a string. Raises :class:`InputError` for a
     missing file, a YAML syntax error or any invalid field.
     """
-    data = read_yaml(path)
+    data = read_yaml(path, root="layers")
     if not isinstance(data, list):
         raise InputError(path, None, f"expected a list of layers, got {_type_name(data)}")
     if not data:
@@ -102,6 +102,11 @@ def _layer(d: Any, w: str, path: str | Path) -> Layer:
         raise InputError(path, f"{w}.equation", str(exc)) from None
     if len(indices) < 2:
         raise InputError(path, f"{w}.equation", f"equation {equation!r} has no input operand")
+    if len(indices) > 3:
+        inputs = ", ".join(tuple(indices)[1:])
+        raise InputError(
+            path, f"{w}.equation", f"equation {equation!r} has {len(indices) - 1} input operands ({inputs}): at most two are supported (memory operands I1 and I2)"
+        )
 
     loop_sizes = _loop_sizes(d, w, path)
     relations = _relations(d, w, path, loop_sizes)
@@ -240,12 +245,46 @@ def _pr_and_padding(
 
 def _check_ids_and_sources(layers: list[Layer], path: str | Path) -> None:
     ids: dict[int, int] = {}
+    names: dict[str, int] = {}
     for i, layer in enumerate(layers):
         if layer.layer_id in ids:
             raise InputError(path, f"layers[{i}].id", f"duplicate layer id {layer.layer_id} (also layers[{ids[layer.layer_id]}])")
         ids[layer.layer_id] = i
+        # results, --layers and mapping files address layers by name: two layers of one name would be one row
+        if layer.name in names:
+            raise InputError(path, f"layers[{i}].name", f"duplicate layer name {layer.name!r} (also layers[{names[layer.name]}])")
+        names[layer.name] = i
     for i, layer in enumerate(layers):
         for op, src in layer.operand_source.items():
             # A source equal to the layer's own id marks a constant operand (weights); others must exist.
             if src != layer.layer_id and src not in ids:
                 raise InputError(path, f"layers[{i}].operand_source.{op}", f"no layer with id {src}")
+    _check_acyclic(layers, ids, path)
+
+
+def _check_acyclic(layers: list[Layer], index_of: dict[int, int], path: str | Path) -> None:
+    """A layer must not consume (directly or through others) its own output: data flows one way."""
+    sources = {
+        layer.layer_id: [(op, src) for op, src in layer.operand_source.items() if src != layer.layer_id] for layer in layers
+    }
+    state: dict[int, int] = {}  # 1 = on the current path, 2 = done
+    for start in sources:
+        if start in state:
+            continue
+        state[start] = 1
+        stack = [(start, iter(sources[start]))]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                continue
+            op, src = nxt
+            if state.get(src) == 1:
+                cycle = [n for n, _ in stack][[n for n, _ in stack].index(src):]
+                names = " <- ".join(layers[index_of[n]].name for n in [*cycle, src])
+                raise InputError(path, f"layers[{index_of[node]}].operand_source.{op}", f"the layer inputs form a cycle ({names})")
+            if src not in state:
+                state[src] = 1
+                stack.append((src, iter(sources[src])))

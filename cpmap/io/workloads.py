@@ -6,16 +6,16 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..workload import Layer
-from .onnx_import import load_onnx
+from .onnx_import import SkippedNode, load_onnx
 from .workload_yaml import load_workload_yaml
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
-def load_workload(path: str | Path) -> tuple[list[Layer], list[str]]:
+def load_workload(path: str | Path) -> tuple[list[Layer], list[SkippedNode]]:
     """Load a workload file: ``.onnx`` (ONNX model) or ``.yaml``/``.yml`` (ZigZag workload YAML).
 
-    Returns the costed layers in file order and the notes about skipped ONNX nodes (always empty for YAML).
+    Returns the costed layers in file order and the skipped ONNX nodes (always empty for YAML).
     Raises :class:`InputError` for a missing file, an unknown extension or invalid content.
     """
     p = Path(path)
