@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_loma import ACCELERATORS  # noqa: E402
+from bench_loma import ACCELERATORS, zo  # noqa: E402
 
 from cpmap.api import load_problem  # noqa: E402
 from cpmap.solve import SolveOptions, solve_problem  # noqa: E402
@@ -158,7 +158,7 @@ def main() -> int:
     )
     for acc in accs:
         workload, hw, mp = _zigzag_inputs(acc)
-        problem = load_problem(workload, hw, mp)
+        problem = load_problem(workload, zo.cpmap_readable(hw), mp)  # ZigZag's tpu_like.yaml repeats a key
         model, rep = distinct_layers_model(workload, problem.layers)
         zz_model = workload if args.no_dedup else model
         samples = sorted(rep) if args.no_dedup else sorted(set(rep.values()))  # the layers counted
