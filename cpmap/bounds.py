@@ -36,10 +36,10 @@ def energy_floor(ctx: LayerContext) -> float:
     for o in ctx.operands:
         sp = o.spatial_frac
         if o.is_output:
-            psum0 = any(d in o.ir for d in ctx.temporal_sizes) or any(o.spatial_ir_frac[1:])
+            psum0 = any(d in o.irrelevant_dims for d in ctx.temporal_sizes) or any(o.spatial_ir_frac[1:])
             ends = link_transfers(o, 1, sp.boost[0], 1, total, psum0)
         else:
-            stat = math.prod(s for d, s in ctx.temporal_sizes.items() if d in o.ir)
+            stat = math.prod(s for d, s in ctx.temporal_sizes.items() if d in o.irrelevant_dims)
             ends = link_transfers(o, 1, sp.boost[0], stat, total, False)
         r_cost, w_cost = o.costs[0]
         energy += r_cost * (transfer_words(o, 0, RD_DOWN, ends[0]) or 0) + w_cost * (transfer_words(o, 0, WR_UP, ends[1]) or 0)

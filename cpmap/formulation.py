@@ -449,7 +449,7 @@ def _space(ctx: LayerContext) -> _Space:
 
 
 def _classes(o: OperandContext, coords: list[tuple[str, int]]) -> tuple[str, ...]:
-    return tuple(IRRELEVANT if d in o.ir else RELEVANT if d in o.r else PARTIAL for d, _ in coords)
+    return tuple(IRRELEVANT if d in o.irrelevant_dims else RELEVANT if d in o.relevant_dims else PARTIAL for d, _ in coords)
 
 
 @dataclass(frozen=True)
@@ -493,7 +493,7 @@ def _cut_table(ctx: LayerContext, sp: _Space, pricing: _Pricing, oi: int, m: int
     exact elements (for the capacity rule)."""
     o = ctx.operands[oi]
     n_lv = len(o.chain)
-    ir_coords = [i for i, (d, _) in enumerate(sp.coords) if d in o.ir]
+    ir_coords = [i for i, (d, _) in enumerate(sp.coords) if d in o.irrelevant_dims]
     spatial_psum_frac = [any(o.spatial_ir_frac[k + 1 :]) for k in range(n_lv + 1)]
     spatial_psum_int = [any(o.spatial_ir_int[k + 1 :]) for k in range(n_lv + 1)]
     cols: dict[str, list[int]] = {"energy": [], "ir_left": []}
@@ -516,7 +516,7 @@ def _array_link(ctx: LayerContext, sp: _Space, pricing: _Pricing, oi: int, laten
     constant latency columns."""
     o = ctx.operands[oi]
     total = ctx.total_cycles
-    ir_coords = [i for i, (d, _) in enumerate(sp.coords) if d in o.ir]
+    ir_coords = [i for i, (d, _) in enumerate(sp.coords) if d in o.irrelevant_dims]
     boost0 = o.spatial_frac.boost[0]
     if o.is_output:
         psum0 = bool(ir_coords) or any(o.spatial_ir_frac[1:])
@@ -674,7 +674,7 @@ def _capacity(ctx: LayerContext, sp: _Space, elements: list[ChainElement], opera
     members_of: dict[int, list[_Member]] = {}
     for oi, o in enumerate(ctx.operands):
         n_lv = len(o.chain)
-        ir_temporal = any(d in o.ir for d in ctx.temporal_sizes)
+        ir_temporal = any(d in o.irrelevant_dims for d in ctx.temporal_sizes)
         everything = dict(ctx.temporal_sizes)
         for m, mem in enumerate(o.chain):
             full = _exact(tile_elements(o, layer, everything, o.spatial_frac.cum_extent[m]))

@@ -85,7 +85,7 @@ def loop_nest_text(view: LayerView, indent_step: int = 2) -> str:
         temporal.append((dim, size, mems))
     temporal.reverse()
     out_op = ctx.operands[0]
-    spatial = [(d, f) for level in out_op.spatial_int.su for d, f in level]
+    spatial = [(d, f) for level in out_op.spatial_int.unrollings for d, f in level]
     spatial.reverse()
     names = [d for d, _, _ in temporal] or [""]
     loop_w = max(len(n) for n in names) + 14 + indent_step * (len(temporal) + len(spatial)) + 5

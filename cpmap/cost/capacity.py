@@ -21,7 +21,7 @@ def spatial_ir_above(ctx: LayerContext, o: OperandContext, level: int) -> bool:
     ZigZag checks dim names, not factor sizes: a spatial ir dim unrolled once still counts.
     """
     sizes = ctx.layer.loop_sizes
-    return any(d in o.ir and sizes.get(d, 1) > 1 for su in o.spatial_frac.su[level + 1 :] for d, _ in su)
+    return any(d in o.irrelevant_dims and sizes.get(d, 1) > 1 for su in o.spatial_frac.unrollings[level + 1 :] for d, _ in su)
 
 
 def allocation_precision(ctx: LayerContext, o: OperandContext, level: int, temporal_ir_left: bool) -> int:
@@ -64,7 +64,7 @@ def capacity_violations(ctx: LayerContext, tm: TemporalMapping) -> list[str]:
         cuts = tm.cuts[o.name]
         start = 0
         for m, mem in enumerate(o.chain):
-            ir_left = any(d in o.ir for d, _ in tm.loops[start:])
+            ir_left = any(d in o.irrelevant_dims for d, _ in tm.loops[start:])
             prec = allocation_precision(ctx, o, m, ir_left)
             tile = tile_elements(o, layer, _extents(tm.loops[: cuts[m]]), o.spatial_frac.cum_extent[m])
             full = tile_elements(o, layer, everything, o.spatial_frac.cum_extent[m])

@@ -38,9 +38,9 @@ class OperandContext:
     memory_operand: str
     chain: tuple[MemoryLevel, ...]
     is_output: bool
-    ir: frozenset[str]
-    r: frozenset[str]
-    pr: tuple  # relations of the derived dims
+    #: loop dims that do not index the operand (its data stays while they iterate), and those that do
+    irrelevant_dims: frozenset[str]
+    relevant_dims: frozenset[str]
     precision: int  # inputs: own precision; output: partial-sum precision
     final_precision: int
     spatial_frac: OperandSpatial
@@ -48,9 +48,10 @@ class OperandContext:
     # per level m, per direction index: (bw_min, bw_max) or None
     ports: tuple[tuple[tuple[int, int] | None, ...], ...]
     costs: tuple[tuple[float, float], ...]  # per level: (r_cost, w_cost)
-    r_dims: tuple[str, ...] = ()  # relevant loop dims in layer order
-    pr_dims: tuple[tuple, ...] = ()  # (first dim, second dim, full derived size, relation) per derived dim
-    #: output only, per spatial variant: an O-ir spatial factor > 1 in su[a] for a = 0..M
+    relevant_in_layer_order: tuple[str, ...] = ()
+    #: partially relevant pairs (OX with FX for I): (first dim, second dim, full derived size, relation) per derived dim
+    partially_relevant: tuple[tuple, ...] = ()
+    #: output only, per spatial variant: an O-irrelevant spatial factor > 1 in unrollings[a] for a = 0..M
     spatial_ir_frac: tuple[bool, ...] = ()
     spatial_ir_int: tuple[bool, ...] = ()
 
@@ -122,19 +123,18 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
                 memory_operand=mop,
                 chain=chain,
                 is_output=is_out,
-                ir=frozenset(d for d, c in rel.items() if c == "ir"),
-                r=frozenset(d for d, c in rel.items() if c == "r"),
-                pr=layer.pr_relations(op),
+                irrelevant_dims=ir,
+                relevant_dims=frozenset(d for d, c in rel.items() if c == "r"),
                 precision=layer.precision["O"] if is_out else layer.precision[op],
                 final_precision=layer.precision["O_final"] if is_out else layer.precision[op],
                 spatial_frac=sp_frac,
                 spatial_int=sp_int,
                 ports=tuple(ports),
                 costs=tuple((m.instance.r_cost, m.instance.w_cost) for m in chain),
-                r_dims=tuple(d for d in layer.loop_dims if rel.get(d) == "r"),
-                pr_dims=tuple((r.first, r.second, layer.derived_size(r.derived), r) for r in layer.pr_relations(op)),
-                spatial_ir_frac=tuple(any(f > 1 and d in ir for d, f in lv) for lv in sp_frac.su),
-                spatial_ir_int=tuple(any(f > 1 and d in ir for d, f in lv) for lv in sp_int.su),
+                relevant_in_layer_order=tuple(d for d in layer.loop_dims if rel.get(d) == "r"),
+                partially_relevant=tuple((r.first, r.second, layer.derived_size(r.derived), r) for r in layer.pr_relations(op)),
+                spatial_ir_frac=tuple(any(f > 1 and d in ir for d, f in lv) for lv in sp_frac.unrollings),
+                spatial_ir_int=tuple(any(f > 1 and d in ir for d, f in lv) for lv in sp_int.unrollings),
             )
         )
     n_units = [o.spatial_frac.instances[0] for o in operands]
@@ -144,7 +144,7 @@ def prepare(layer: Layer, accelerator: Accelerator, spatial: SpatialMapping, lin
     # Temporal loop sizes: ceil-divide by the fractional unrollings, in the first input operand's order.
     first_input = operands[1] if len(operands) > 1 else operands[0]
     sizes = dict(layer.loop_sizes)
-    for level in first_input.spatial_frac.su:
+    for level in first_input.spatial_frac.unrollings:
         for ld, f in level:
             if ld in sizes:
                 sizes[ld] = math.ceil(sizes[ld] / f)

@@ -40,9 +40,9 @@ class StationaryView:
 def stationary_view(o: OperandContext, loops: tuple[tuple[str, int], ...], prefix: list[int], cuts: tuple[int, ...]) -> StationaryView:
     """Merge-down, periods, run products and extents of ``o`` under ``loops`` split at ``cuts``."""
     k_total = len(loops)
-    ir = o.ir
+    ir = o.irrelevant_dims
     is_ir = [d in ir for d, _ in loops]
-    is_r = [d in o.r for d, _ in loops]
+    is_r = [d in o.relevant_dims for d, _ in loops]
     stat_cuts = []
     for c in cuts:
         while c < k_total and is_ir[c]:
@@ -95,11 +95,11 @@ def tile_elements(o: OperandContext, layer: Layer, t_ext: dict[str, float], s_ex
     compares it unrounded, the data-movement model rounds it.
     """
     val = 1
-    for d in o.r_dims:
+    for d in o.relevant_in_layer_order:
         e = t_ext.get(d, 1)
         sp = s_ext.get(d)
         val = val * (e * sp if sp is not None else e)
-    for first, second, full, rel in o.pr_dims:
+    for first, second, full, rel in o.partially_relevant:
         a = int(t_ext.get(first, 1) * s_ext.get(first, 1))
         b = int(t_ext.get(second, 1) * s_ext.get(second, 1))
         val = val * min(full, rel.footprint(a, b))
@@ -135,7 +135,7 @@ class Movement:
 
 def psum_flags(o: OperandContext, view: StationaryView, spatial_ir: tuple[bool, ...]) -> list[bool]:
     """Output only: ``psum(m)`` for m = 0..M (spec 4.2): an O-irrelevant loop (temporal, at or above stationary
-    level m, or spatial in ``su[m+1..]``) is still to come; ``psum(M)`` is false."""
+    level m, or spatial in ``unrollings[m+1..]``) is still to come; ``psum(M)`` is false."""
     n_lv = len(o.chain)
     return [(view.ir_from[m] or any(spatial_ir[m + 1 :])) and m < n_lv for m in range(n_lv + 1)]
 

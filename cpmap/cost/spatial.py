@@ -53,11 +53,11 @@ def convert_spatial(layer: Layer, accelerator: Accelerator, spatial: SpatialMapp
 
 @dataclass(frozen=True)
 class OperandSpatial:
-    """Spatial quantities of one operand: ``su[a]`` for a = 0..M (a = M lies above the top memory),
+    """Spatial quantities of one operand: the loops unrolled at each level, ``unrollings[a]`` for a = 0..M (a = M lies above the top memory),
     instance counts ``instances[m+1]`` for m = -1..M-1, boosts ``boost[m]`` for m = 0..M-1, and the
     cumulative spatial extent per dim up to each ``a``."""
 
-    su: tuple[tuple[Loop, ...], ...]
+    unrollings: tuple[tuple[Loop, ...], ...]
     instances: tuple[int, ...]
     boost: tuple[int, ...]
     cum_extent: tuple[dict[str, float], ...]

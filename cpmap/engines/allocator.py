@@ -36,7 +36,7 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
     level: dict[str, int] = {}
     cuts: dict[str, list[int]] = {}
     for o in ctx.operands:
-        held[o.name] = _add({}, o.spatial_frac.su[0])
+        held[o.name] = _add({}, o.spatial_frac.unrollings[0])
         start[o.name] = 0
         level[o.name] = 0
         cuts[o.name] = []
@@ -55,7 +55,7 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
         scores: list[list[float]] = []
         for o in members:
             s0 = start[o.name]
-            prec = allocation_precision(ctx, o, level[o.name], any(d in o.ir for d, _ in order[s0:]))
+            prec = allocation_precision(ctx, o, level[o.name], any(d in o.irrelevant_dims for d, _ in order[s0:]))
             cand: list[float] = []
             ext = held[o.name]
             full = tile_elements(o, layer, _add(ext, order[s0:]), {})
@@ -98,7 +98,7 @@ def allocate(ctx: LayerContext, order: tuple[tuple[str, int], ...], even: bool =
         for o, take in zip(members, best):
             s0 = start[o.name]
             lv = level[o.name]
-            held[o.name] = _add(_add(held[o.name], order[s0 : s0 + take]), o.spatial_frac.su[lv + 1])
+            held[o.name] = _add(_add(held[o.name], order[s0 : s0 + take]), o.spatial_frac.unrollings[lv + 1])
             start[o.name] = s0 + take
             cuts[o.name].append(s0 + take)
             level[o.name] = lv + 1

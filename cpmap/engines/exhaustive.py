@@ -146,9 +146,9 @@ def _operand_vectors(
         exts.append(e)
     tiles = [[tile_elements(o, layer, exts[c], o.spatial_frac.cum_extent[m]) for c in range(k + 1)] for m in range(n_lv)]
     # the precision of level m depends on where the level starts (output: an ir loop left above or not)
-    ir_left = [any(d in o.ir for d, _ in loops[s:]) for s in range(k + 1)]
+    ir_left = [any(d in o.irrelevant_dims for d, _ in loops[s:]) for s in range(k + 1)]
     precs = [[allocation_precision(ctx, o, m, ir_left[s]) for s in range(k + 1)] for m in range(n_lv)]
-    allowed = [c for c in range(k + 1) if not canonical or c == k or loops[c][0] not in o.ir]
+    allowed = [c for c in range(k + 1) if not canonical or c == k or loops[c][0] not in o.irrelevant_dims]
     n_shared = len(shared_pos)
     out: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
     cuts: list[int] = []
