@@ -291,8 +291,9 @@ def solve(
 
     Layers of identical shape are solved once, in worker processes (Ctrl-C stops at once). A mapping-file entry
     with a complete temporal_ordering fixes the layer's loop nest (status 'fixed', costed as ZigZag does); a
-    partial one restricts the search (every engine; the exact engines prove the optimum within it). With
-    --layers, each layer's loop nest (ZigZag's layout) and per-port stall/slack are printed too.
+    partial one restricts the search (every engine but salsa, which skips such layers; the exact engines prove
+    the optimum within it). With --layers, each layer's loop nest (ZigZag's layout) and per-port stall/slack
+    are printed too.
     Exit codes: 0 every layer mapped, 1 some layer could not be mapped (the others are still reported),
     2 bad input, 3 internal error, 130 interrupted.
     """
