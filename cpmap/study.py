@@ -4,7 +4,7 @@ A *grid* is networks x accelerators (the ``instances/<network>__<accelerator>.ya
 study engines. Every engine maps every layer of an instance with the same inputs (``solve_problem``, ``--jobs``
 processes, 1 by default for fair times); per layer the *reference* is whatever the exact engine returns, with
 its status recorded (``optimal``: a proven optimum; ``feasible``: the exact engine's best mapping with a proven
-bound, e.g. for latency until latency is encoded exactly), and every heuristic's ratio ``value / reference``.
+bound, when a --time-limit stopped it), and every heuristic's ratio ``value / reference``.
 
 Outputs: one CSV row per (instance, objective, engine, seed, layer); matplotlib plots (ratio distributions per
 accelerator, time vs quality); a generated Markdown report with the headline table. ``scripts/study.py`` is
@@ -427,13 +427,14 @@ def _pyplot():
     return plt
 
 
-def _percent_y(ax) -> None:
-    """Symmetric-log percent y axis: 0 (at the reference) stays visible next to misses of 50 %."""
+def _percent_y(ax, values: list[float]) -> None:
+    """Symmetric-log percent y axis: 0 (at the reference) stays visible next to misses of 50 %. The limits come
+    from every value drawn (axes that share y are set once: autoscaling stops at the first set_ylim)."""
     from matplotlib.ticker import FuncFormatter
 
     ax.set_yscale("symlog", linthresh=0.1)
-    lo, hi = ax.get_ylim()
-    ax.set_ylim(min(lo, -0.05), max(hi, 1.0))
+    lo, hi = min([*values, 0.0]), max([*values, 1.0])
+    ax.set_ylim(-0.05 if lo >= 0 else lo * 1.5, hi * 1.5)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g} %"))
 
 
@@ -444,6 +445,7 @@ def plot_ratio_distributions(rows: list[dict], objective: str, path: Path) -> No
     mine = [r for r in rows if r["objective"] == objective and r["engine"] in HEURISTICS and r["ratio"] is not None]
     accs = sorted({r["accelerator"] for r in mine}, key=_acc_index) or ["(none)"]
     fig, axes = plt.subplots(1, len(accs), figsize=(max(2.6 * len(accs) + 1.2, 6.0), 3.8), sharey=True, squeeze=False)
+    drawn: list[float] = []
     for ax, acc in zip(axes[0], accs):
         present = [(e, [_excess_percent(r["ratio"]) for r in mine if r["accelerator"] == acc and r["engine"] == e]) for e in HEURISTICS]
         present = [(e, d) for e, d in present if d]
@@ -451,10 +453,11 @@ def plot_ratio_distributions(rows: list[dict], objective: str, path: Path) -> No
             ax.boxplot([d for _, d in present], whis=(0, 100), widths=0.6, showfliers=False)
             for i, (_, d) in enumerate(present, start=1):
                 ax.scatter([i] * len(d), d, s=6, alpha=0.35, color="C1", zorder=3)
+                drawn += d
             ax.set_xticks(range(1, len(present) + 1), [e.replace("_", " ") for e, _ in present], rotation=20)
         ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
-        _percent_y(ax)
         ax.set_title(acc)
+    _percent_y(axes[0][0], drawn)
     axes[0][0].set_ylabel(f"{objective} above the exact engine's")
     fig.suptitle(f"{objective}: per-layer excess over the exact engine")
     fig.tight_layout()
@@ -470,6 +473,7 @@ def plot_time_vs_quality(rows: list[dict], runs: list[dict], objective: str, pat
     mine = [r for r in rows if r["objective"] == objective]
     fig, ax = plt.subplots(figsize=(6.8, 4.4))
     markers = {"exact": "s", "loma_lpf6": "o", "loma_lpf8": "^", "salsa": "D"}
+    drawn: list[float] = []
     for k, engine in enumerate(ENGINES):
         xs, ys = [], []
         for net, acc in sorted({(r["network"], r["accelerator"]) for r in mine}):
@@ -481,10 +485,11 @@ def plot_time_vs_quality(rows: list[dict], runs: list[dict], objective: str, pat
             ys.append(_excess_percent(geomean(ratios)))
         if xs:
             ax.scatter(xs, ys, marker=markers[engine], color=f"C{k}", label=engine.replace("_", " "), alpha=0.8)
+            drawn += ys
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
-    _percent_y(ax)
+    _percent_y(ax, drawn)
     ax.axhline(0.0, color="0.4", lw=0.8, ls="--")
     ax.set_xlabel("CPU seconds per network (SALSA: per seed), one process")
     ax.set_ylabel(f"geomean {objective} above the exact engine's")
@@ -526,8 +531,9 @@ def render_report(
         f"* Every engine: {settings.nb_spatial_mappings} generated spatial mappings per layer (ZigZag's), the same for all;"
         f" `--jobs {settings.jobs}`; identical layers solved once (copies count 0 s).",
         "* Reference per layer: the exact engine's value, with its status: `optimal` = proven optimum; `feasible` ="
-        " the exact engine's best mapping with a proven bound (what it returns for latency until latency is encoded"
-        " exactly), so ratios below 1 are possible there. The ratio is value / reference (1 = at the reference).",
+        " the exact engine's best mapping with a proven bound (a `--time-limit` stopped it), so ratios below 1 are"
+        " possible there. Energy and latency are both proven (latency with ZigZag's tie rule: energy decides among"
+        " latency-optimal mappings). The ratio is value / reference (1 = at the reference).",
         "",
         "## Headline: how often and by how much the heuristics miss the reference",
         "",
