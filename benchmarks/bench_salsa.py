@@ -34,7 +34,6 @@ import logging
 import math
 import os
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -48,16 +47,11 @@ from bench_loma import ACCELERATORS, zo  # noqa: E402
 
 from cpmap.api import load_problem  # noqa: E402
 from cpmap.solve import SolveOptions, solve_problem  # noqa: E402
+from cpmap.study import cpu_seconds  # noqa: E402
 
 NB_SPATIAL = 3
 ITERATIONS = 1000  # ZigZag's salsa_iteration_number default
 START_TEMPERATURE = 0.05  # ZigZag's salsa_start_temperature default
-
-
-def _cpu_with_children() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _zigzag_inputs(acc: str) -> tuple[Path, Path, Path]:
@@ -93,7 +87,7 @@ def run_zigzag_salsa(workload, hw: Path, mp: Path, seed: int) -> tuple[dict[str,
     logging.disable(logging.WARNING)
     random.seed(seed)
     np.random.seed(seed)
-    w0, c0 = time.perf_counter(), _cpu_with_children()
+    w0, c0 = time.perf_counter(), cpu_seconds()
     with tempfile.TemporaryDirectory(prefix="zz_salsa_") as dump:
         _, _, cmes = get_hardware_performance_zigzag(
             workload if not isinstance(workload, (str, Path)) else str(workload),
@@ -105,7 +99,7 @@ def run_zigzag_salsa(workload, hw: Path, mp: Path, seed: int) -> tuple[dict[str,
             loma_show_progress_bar=False,
             dump_folder=dump,
         )
-    wall, cpu = time.perf_counter() - w0, _cpu_with_children() - c0
+    wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
     return {cme.layer.name: (float(cme.energy_total), float(cme.latency_total2)) for cme, _ in cmes[0][1]}, wall, cpu
 
 

@@ -134,9 +134,9 @@ def solve_options(engine: str, objective: str, settings: StudySettings, seed: in
 def run_cell(inst: Instance, objective: str, engine: str, seed: int | None, settings: StudySettings) -> CellResult:
     """Map every layer of ``inst`` with one study engine and return its per-layer rows."""
     problem = load_problem(inst.workload, inst.hardware, inst.mapping)
-    t0, c0 = time.perf_counter(), _cpu_seconds()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     run = solve_problem(problem, solve_options(engine, objective, settings, seed), list(inst.layers) if inst.layers else None)
-    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     layers = []
     for r in run.layers:
         once = next((n.split("same shape as ", 1)[1].split(":")[0] for n in r.notes if n.startswith("same shape as ")), "")
@@ -155,7 +155,7 @@ def run_cell(inst: Instance, objective: str, engine: str, seed: int | None, sett
     return CellResult(inst.name, objective, engine, seed, round(wall, 4), layers, round(cpu, 4))
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """User + system CPU seconds of this process and of its waited-for children (``--jobs`` workers)."""
     import resource
 
